@@ -1,0 +1,31 @@
+//! The pure billing domain: the plan catalog, the subscription record and its
+//! state machine (`apply_event`), the status → access policy, the normalized
+//! provider events, and the ports (traits) that AWS and provider adapters
+//! implement. Nothing here talks to AWS, HTTP or Lambda, so every rule is an
+//! ordinary function tested on its own.
+
+pub mod access;
+pub mod catalog;
+pub mod envelope;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod ports;
+pub mod processing;
+pub mod secrets;
+pub mod status;
+pub mod subscription;
+pub mod transition;
+
+pub use access::{access_level, AccessLevel, GracePolicy};
+pub use catalog::{Catalog, CatalogError, Entitlements, EntitlementValue, Interval, Plan};
+pub use envelope::WebhookEnvelope;
+pub use event::{
+    CheckoutDetails, EventKind, EventOrder, InvoiceDetails, ProviderEvent, SnapshotChange,
+    SubscriptionSnapshot,
+};
+pub use ids::{PlanCode, Provider, TenantId, UnixTime};
+pub use money::Money;
+pub use status::SubscriptionStatus;
+pub use subscription::Subscription;
+pub use transition::{apply_event, Transition, Unchanged};

@@ -1,0 +1,185 @@
+//! In-memory implementations of the storage, queue and secret ports, with the
+//! same conditional and transactional semantics as the DynamoDB adapter.
+
+use async_trait::async_trait;
+use billing_domain::ports::{
+    CommitOutcome, CustomerRegistry, EventCommit, EventLedger, EventQueue, ParkedEvent,
+    ProviderRef, QueueError, SecretError, SecretSource, StoreError, StoredSubscription,
+    SubscriptionReader, TenantDirectory,
+};
+use billing_domain::secrets::ProviderSecrets;
+use billing_domain::{Provider, TenantId, WebhookEnvelope};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Tables {
+    subscriptions: HashMap<TenantId, StoredSubscription>,
+    refs: HashMap<ProviderRef, TenantId>,
+    customers: HashMap<(TenantId, Provider), String>,
+    seen_events: HashSet<(Provider, String)>,
+    parked: Vec<ParkedEvent>,
+}
+
+/// A store whose every operation is atomic under one lock.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn parked(&self) -> Vec<ParkedEvent> {
+        self.tables().parked.clone()
+    }
+}
+
+#[async_trait]
+impl SubscriptionReader for MemoryStore {
+    async fn get_subscription(&self, tenant: &TenantId) -> Result<Option<StoredSubscription>, StoreError> {
+        Ok(self.tables().subscriptions.get(tenant).cloned())
+    }
+}
+
+#[async_trait]
+impl TenantDirectory for MemoryStore {
+    async fn tenant_for(&self, reference: &ProviderRef) -> Result<Option<TenantId>, StoreError> {
+        Ok(self.tables().refs.get(reference).cloned())
+    }
+}
+
+#[async_trait]
+impl CustomerRegistry for MemoryStore {
+    async fn customer_id(&self, tenant: &TenantId, provider: Provider) -> Result<Option<String>, StoreError> {
+        Ok(self.tables().customers.get(&(tenant.clone(), provider)).cloned())
+    }
+
+    async fn claim_customer(&self, tenant: &TenantId, provider: Provider, customer_id: &str) -> Result<String, StoreError> {
+        let mut t = self.tables();
+        if let Some(existing) = t.customers.get(&(tenant.clone(), provider)) {
+            return Ok(existing.clone());
+        }
+        let reference = ProviderRef {
+            provider,
+            kind: billing_domain::ports::RefKind::Customer,
+            id: customer_id.to_owned(),
+        };
+        if let Some(owner) = t.refs.get(&reference) {
+            if owner != tenant {
+                return Err(StoreError::Permanent(format!("{reference} already belongs to another tenant")));
+            }
+        }
+        t.refs.insert(reference, tenant.clone());
+        t.customers.insert((tenant.clone(), provider), customer_id.to_owned());
+        Ok(customer_id.to_owned())
+    }
+}
+
+#[async_trait]
+impl EventLedger for MemoryStore {
+    async fn commit(&self, commit: &EventCommit) -> Result<CommitOutcome, StoreError> {
+        let mut t = self.tables();
+        let key = (commit.provider, commit.event_id.clone());
+        if t.seen_events.contains(&key) {
+            return Ok(CommitOutcome::Duplicate);
+        }
+        if let Some(write) = &commit.write {
+            let current = t.subscriptions.get(&commit.tenant).map(|s| s.revision);
+            if current != write.expected_revision {
+                return Ok(CommitOutcome::RevisionConflict);
+            }
+        }
+        for reference in &commit.claims {
+            if let Some(owner) = t.refs.get(reference) {
+                if owner != &commit.tenant {
+                    return Ok(CommitOutcome::ClaimedByOtherTenant { reference: reference.clone() });
+                }
+            }
+        }
+        t.seen_events.insert(key);
+        if let Some(write) = &commit.write {
+            let revision = write.expected_revision.map_or(1, |r| r + 1);
+            t.subscriptions.insert(
+                commit.tenant.clone(),
+                StoredSubscription { subscription: write.subscription.clone(), revision },
+            );
+            for reference in &commit.claims {
+                t.refs.insert(reference.clone(), commit.tenant.clone());
+            }
+        }
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        let same = |p: &ParkedEvent| {
+            p.envelope.provider == parked.envelope.provider && p.envelope.event_id == parked.envelope.event_id
+        };
+        if !t.parked.iter().any(same) {
+            t.parked.push(parked.clone());
+        }
+        Ok(())
+    }
+}
+
+/// A queue that keeps what was sent, or fails every send when told to.
+#[derive(Default)]
+pub struct MemoryQueue {
+    sent: Mutex<Vec<WebhookEnvelope>>,
+    failure: Mutex<Option<QueueError>>,
+}
+
+impl MemoryQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn fail_with(&self, error: Option<QueueError>) {
+        *self.failure.lock().unwrap() = error;
+    }
+
+    pub fn drain(&self) -> Vec<WebhookEnvelope> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl EventQueue for MemoryQueue {
+    async fn enqueue(&self, envelope: &WebhookEnvelope) -> Result<(), QueueError> {
+        if let Some(error) = self.failure.lock().unwrap().clone() {
+            return Err(error);
+        }
+        self.sent.lock().unwrap().push(envelope.clone());
+        Ok(())
+    }
+}
+
+/// Secrets held in memory as the JSON the real secret would contain.
+pub struct StaticSecrets {
+    json: Mutex<String>,
+}
+
+impl StaticSecrets {
+    pub fn new(json: impl Into<String>) -> Self {
+        Self { json: Mutex::new(json.into()) }
+    }
+
+    /// Simulates a rotation in Secrets Manager.
+    pub fn replace(&self, json: impl Into<String>) {
+        *self.json.lock().unwrap() = json.into();
+    }
+}
+
+#[async_trait]
+impl SecretSource for StaticSecrets {
+    async fn fetch(&self) -> Result<ProviderSecrets, SecretError> {
+        ProviderSecrets::from_json(&self.json.lock().unwrap())
+    }
+}
