@@ -1,1 +1,193 @@
-//! placeholder
+//! get-status: `GET /billing/status` (the caller's tenant's subscription and
+//! access, read from the store only, never from the provider) and
+//! `GET /billing/plans` (the public, active catalog for a pricing page).
+
+use billing_domain::ports::SubscriptionReader;
+use billing_domain::{access_level, AccessLevel, Catalog, Entitlements, GracePolicy, Subscription, SubscriptionStatus, UnixTime};
+use billing_lambda::clock::rfc3339;
+use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+/// Configuration and clients, built once per execution environment.
+pub struct StatusApi<R> {
+    store: R,
+    catalog: Catalog,
+    grace: GracePolicy,
+    tenant_claim: String,
+}
+
+impl<R: SubscriptionReader> StatusApi<R> {
+    pub fn new(store: R, catalog: Catalog, grace: GracePolicy, tenant_claim: String) -> Self {
+        Self { store, catalog, grace, tenant_claim }
+    }
+
+    /// Reads `TENANT_CLAIM` (default `tenant_id`) and `PAST_DUE_GRACE_DAYS` (default 7).
+    pub fn from_env(env: &Env, store: R) -> Result<Self, ConfigError> {
+        let catalog = billing_lambda::config::catalog()
+            .map_err(|e| ConfigError::Invalid { name: "infra/plans.json", reason: e.to_string() })?;
+        let days: i64 = env.parsed_or("PAST_DUE_GRACE_DAYS", GracePolicy::DEFAULT_DAYS)?;
+        if !(0..=365).contains(&days) {
+            return Err(ConfigError::Invalid { name: "PAST_DUE_GRACE_DAYS", reason: "must be 0 to 365".into() });
+        }
+        let claim = env.optional("TENANT_CLAIM").unwrap_or_else(|| "tenant_id".into());
+        Ok(Self::new(store, catalog, GracePolicy::days(days), claim))
+    }
+
+    pub async fn handle(&self, request: Request, now: UnixTime) -> Response<Body> {
+        let path = request.raw_http_path().trim_end_matches('/').to_owned();
+        let route = if path.ends_with("/billing/status") {
+            Route::Status
+        } else if path.ends_with("/billing/plans") {
+            Route::Plans
+        } else {
+            return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response();
+        };
+        if request.method() != Method::GET {
+            return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET").into_response();
+        }
+        match route {
+            Route::Plans => json_response(StatusCode::OK, &self.plans()),
+            Route::Status => match self.status(&request, now).await {
+                Ok(body) => json_response(StatusCode::OK, &body),
+                Err(e) => e.into_response(),
+            },
+        }
+    }
+
+    async fn status(&self, request: &Request, now: UnixTime) -> Result<StatusBody, ApiError> {
+        let tenant = request::tenant(request, &self.tenant_claim)?;
+        let stored = self.store.get_subscription(&tenant).await.map_err(|e| {
+            tracing::error!(tenant = %tenant, error = %e, retryable = e.is_retryable(), "reading subscription failed");
+            if e.is_retryable() {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "billing status is temporarily unavailable; retry")
+            } else {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", "billing status could not be read")
+            }
+        })?;
+        let body = match stored {
+            Some(stored) => self.describe(&stored.subscription, now),
+            None => self.free_tenant(),
+        };
+        tracing::info!(tenant = %tenant, status = body.status.as_str(), access = ?body.access, "status read");
+        Ok(body)
+    }
+
+    fn describe(&self, sub: &Subscription, now: UnixTime) -> StatusBody {
+        let access = access_level(sub, now, &self.grace);
+        let plan = sub.plan.as_ref().and_then(|code| self.catalog.plan(code.as_str()));
+        if plan.is_none() {
+            // A price missing from the catalog is a deploy mistake: surface it.
+            tracing::warn!(tenant = %sub.tenant_id, plan = ?sub.plan, "subscription plan is not in the catalog");
+        }
+        // Without access a tenant falls back to what the free plan grants.
+        let granting = match (access, plan) {
+            (AccessLevel::Full | AccessLevel::Grace, Some(plan)) => plan,
+            _ => self.catalog.free_plan(),
+        };
+        StatusBody {
+            plan: sub.plan.as_ref().map_or_else(|| self.catalog.free_plan().code.to_string(), |p| p.to_string()),
+            status: sub.status,
+            access,
+            current_period_end: sub.current_period_end.and_then(rfc3339),
+            cancel_at_period_end: sub.cancel_at_period_end,
+            cancel_at: sub.cancel_at.and_then(rfc3339),
+            canceled_at: sub.canceled_at.and_then(rfc3339),
+            trial_end: sub.trial_end.and_then(rfc3339),
+            grace_ends_at: match access {
+                AccessLevel::Grace => sub
+                    .past_due_since
+                    .map(|t| t.plus_seconds(self.grace.past_due_grace_seconds))
+                    .and_then(rfc3339),
+                _ => None,
+            },
+            seats: sub.seats,
+            entitlements: granting.entitlements.clone(),
+            provider: Some(sub.provider.as_str()),
+            updated_at: rfc3339(sub.updated_at),
+        }
+    }
+
+    fn free_tenant(&self) -> StatusBody {
+        let free = self.catalog.free_plan();
+        StatusBody {
+            plan: free.code.to_string(),
+            status: SubscriptionStatus::None,
+            access: AccessLevel::None,
+            current_period_end: None,
+            cancel_at_period_end: false,
+            cancel_at: None,
+            canceled_at: None,
+            trial_end: None,
+            grace_ends_at: None,
+            seats: 0,
+            entitlements: free.entitlements.clone(),
+            provider: None,
+            updated_at: None,
+        }
+    }
+
+    fn plans(&self) -> PlansBody {
+        PlansBody {
+            plans: self
+                .catalog
+                .active_plans()
+                .map(|p| PlanBody {
+                    code: p.code.to_string(),
+                    display_name: p.display_name.clone(),
+                    interval: p.interval,
+                    price: PriceBody { amount_minor: p.price.amount_minor, currency: p.price.currency.clone() },
+                    entitlements: p.entitlements.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+enum Route {
+    Status,
+    Plans,
+}
+
+/// The `GET /billing/status` body.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusBody {
+    pub plan: String,
+    pub status: SubscriptionStatus,
+    pub access: AccessLevel,
+    pub current_period_end: Option<String>,
+    pub cancel_at_period_end: bool,
+    pub cancel_at: Option<String>,
+    pub canceled_at: Option<String>,
+    pub trial_end: Option<String>,
+    /// When a past-due tenant loses access, while in grace.
+    pub grace_ends_at: Option<String>,
+    pub seats: u32,
+    pub entitlements: Entitlements,
+    pub provider: Option<&'static str>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlansBody {
+    pub plans: Vec<PlanBody>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanBody {
+    pub code: String,
+    pub display_name: String,
+    pub interval: billing_domain::Interval,
+    pub price: PriceBody,
+    pub entitlements: Entitlements,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceBody {
+    pub amount_minor: i64,
+    pub currency: String,
+}
