@@ -1,0 +1,180 @@
+//! create-session through its handler with events/create-session.json and a
+//! recording gateway: the happy path, customer reuse, and every refusal.
+//! (The real Stripe client is exercised against a local Stripe stub in
+//! billing-providers and in the end-to-end tests.)
+
+use async_trait::async_trait;
+use billing_domain::ports::*;
+use billing_domain::*;
+use billing_testkit::memory::MemoryStore;
+use create_session::SessionApi;
+use lambda_http::{Body, Request};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Calls {
+    customers: Vec<String>,
+    checkouts: Vec<CheckoutRequest>,
+}
+
+#[derive(Clone, Default)]
+struct RecordingGateway {
+    calls: Arc<Mutex<Calls>>,
+    fail_with: Option<ProviderError>,
+}
+
+#[async_trait]
+impl BillingGateway for RecordingGateway {
+    fn provider(&self) -> Provider {
+        Provider::Stripe
+    }
+
+    async fn create_customer(&self, tenant: &TenantId) -> Result<String, ProviderError> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.customers.push(tenant.to_string());
+        Ok(format!("cus_{}", calls.customers.len()))
+    }
+
+    async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
+        if let Some(e) = &self.fail_with {
+            return Err(e.clone());
+        }
+        self.calls.lock().unwrap().checkouts.push(request.clone());
+        Ok(CheckoutSession { id: "cs_test_1".into(), url: "https://checkout.stripe.com/c/pay/cs_test_1".into() })
+    }
+
+    async fn create_portal_session(&self, _: &str, _: &str) -> Result<String, ProviderError> {
+        unreachable!("create-session never opens the portal")
+    }
+}
+
+fn env() -> billing_lambda::Env {
+    billing_lambda::Env::from_pairs([("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com")])
+}
+
+fn api(store: MemoryStore, gateway: RecordingGateway) -> SessionApi<MemoryStore> {
+    SessionApi::from_env(&env(), store, vec![Box::new(gateway)]).unwrap()
+}
+
+fn sample() -> Value {
+    let path = format!("{}/../../events/create-session.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn with_body(body: Value) -> Request {
+    let mut event = sample();
+    event["body"] = body.to_string().into();
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+async fn call(api: &SessionApi<MemoryStore>, req: Request) -> (u16, Value) {
+    let response = api.handle(req).await;
+    let Body::Text(text) = response.body() else { panic!("JSON text body") };
+    (response.status().as_u16(), serde_json::from_str(text).unwrap())
+}
+
+fn body(plan: &str, success: &str) -> Value {
+    json!({"plan": plan, "successUrl": success, "cancelUrl": "https://app.example.com/billing"})
+}
+
+#[tokio::test]
+async fn sample_request_creates_a_checkout_with_a_persisted_customer() {
+    let gateway = RecordingGateway::default();
+    let store = MemoryStore::new();
+    let api = api(store, gateway.clone());
+    let req = lambda_http::request::from_str(&sample().to_string()).unwrap();
+    let (status, body) = call(&api, req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"sessionUrl": "https://checkout.stripe.com/c/pay/cs_test_1", "sessionId": "cs_test_1"}));
+    let calls = gateway.calls.lock().unwrap();
+    assert_eq!(calls.customers, ["org_acme"]);
+    let checkout = &calls.checkouts[0];
+    assert_eq!((checkout.customer_id.as_str(), checkout.price_id.as_str(), checkout.plan_code.as_str()), ("cus_1", "price_pro_monthly", "pro"));
+    assert_eq!(checkout.tenant.as_str(), "org_acme");
+}
+
+#[tokio::test]
+async fn a_second_checkout_reuses_the_stored_customer_with_a_fresh_idempotency_key() {
+    let gateway = RecordingGateway::default();
+    let api = api(MemoryStore::new(), gateway.clone());
+    for _ in 0..2 {
+        let (status, _) = call(&api, with_body(body("team", "https://app.example.com/ok"))).await;
+        assert_eq!(status, 200);
+    }
+    let calls = gateway.calls.lock().unwrap();
+    assert_eq!(calls.customers.len(), 1, "customer created once");
+    assert_eq!(calls.checkouts[1].customer_id, "cus_1");
+    assert_ne!(calls.checkouts[0].idempotency_key, calls.checkouts[1].idempotency_key);
+}
+
+#[tokio::test]
+async fn bad_plans_urls_and_bodies_are_400_with_a_code() {
+    let api = api(MemoryStore::new(), RecordingGateway::default());
+    let cases = [
+        (body("gold", "https://app.example.com/ok"), "unknown_plan"),
+        (body("free", "https://app.example.com/ok"), "free_plan"),
+        (body("pro", "https://evil.example.net/ok"), "redirect_not_allowed"),
+        (body("pro", "not a url"), "invalid_redirect"),
+        (json!({"plan": "pro"}), "invalid_request"),
+        (json!({"plan": "pro", "successUrl": "https://app.example.com/", "cancelUrl": "https://app.example.com/", "extra": 1}), "invalid_request"),
+        (json!({"plan": "pro", "successUrl": "https://app.example.com/", "cancelUrl": "https://app.example.com/", "provider": "paypal2"}), "unknown_provider"),
+    ];
+    for (request, code) in cases {
+        let (status, body) = call(&api, with_body(request.clone())).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{request}");
+    }
+}
+
+#[tokio::test]
+async fn missing_claims_are_401() {
+    let api = api(MemoryStore::new(), RecordingGateway::default());
+    let mut event = sample();
+    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    let (status, _) = call(&api, lambda_http::request::from_str(&event.to_string()).unwrap()).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_tenant_with_a_live_subscription_gets_409() {
+    let store = MemoryStore::new();
+    let tenant = TenantId::parse("org_acme").unwrap();
+    let mut sub = Subscription::new(tenant.clone(), Provider::Stripe, UnixTime(1));
+    sub.status = SubscriptionStatus::Active;
+    let commit = EventCommit {
+        provider: Provider::Stripe,
+        event_id: "evt_seed".into(),
+        tenant,
+        dedupe_expires_at: UnixTime(100),
+        write: Some(SubscriptionWrite { expected_revision: None, subscription: sub }),
+        claims: vec![],
+    };
+    assert_eq!(store.commit(&commit).await.unwrap(), CommitOutcome::Committed);
+    let api = api(store, RecordingGateway::default());
+    let (status, body) = call(&api, with_body(body("pro", "https://app.example.com/ok"))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("subscription_exists")));
+}
+
+#[tokio::test]
+async fn provider_failures_map_to_503_502_and_500() {
+    let cases = [
+        (ProviderError::Transient { provider: Provider::Stripe, message: "timeout".into() }, 503),
+        (ProviderError::Rejected { provider: Provider::Stripe, status: 400, code: Some("resource_missing".into()), message: "No such price".into() }, 502),
+        (ProviderError::Configuration { provider: Provider::Stripe, message: "bad key".into() }, 500),
+    ];
+    for (error, expected) in cases {
+        let gateway = RecordingGateway { fail_with: Some(error.clone()), ..Default::default() };
+        let api = api(MemoryStore::new(), gateway);
+        let (status, body) = call(&api, with_body(body("pro", "https://app.example.com/ok"))).await;
+        assert_eq!(status, expected, "{error}");
+        assert!(!body["error"]["message"].as_str().unwrap().contains("bad key"), "internal detail leaked");
+    }
+}
+
+#[test]
+fn configuration_without_allowed_origins_fails_at_init() {
+    let none = billing_lambda::Env::from_pairs([]);
+    assert!(SessionApi::from_env(&none, MemoryStore::new(), vec![Box::new(RecordingGateway::default())]).is_err());
+    let bad = billing_lambda::Env::from_pairs([("ALLOWED_REDIRECT_ORIGINS", "http://app.example.com")]);
+    assert!(SessionApi::from_env(&bad, MemoryStore::new(), vec![Box::new(RecordingGateway::default())]).is_err());
+}
