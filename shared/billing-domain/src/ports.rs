@@ -301,3 +301,58 @@ pub trait WebhookVerifier: Send + Sync {
         catalog: &Catalog,
     ) -> Result<ProviderEvent, WebhookError>;
 }
+
+// ---------- Sharing one adapter between several users ----------
+//
+// The local server and tests hand one store to several handlers; these let an
+// `Arc` stand wherever the adapter itself would.
+
+#[async_trait]
+impl<T: SubscriptionReader + ?Sized> SubscriptionReader for std::sync::Arc<T> {
+    async fn get_subscription(&self, tenant: &TenantId) -> Result<Option<StoredSubscription>, StoreError> {
+        (**self).get_subscription(tenant).await
+    }
+}
+
+#[async_trait]
+impl<T: TenantDirectory + ?Sized> TenantDirectory for std::sync::Arc<T> {
+    async fn tenant_for(&self, reference: &ProviderRef) -> Result<Option<TenantId>, StoreError> {
+        (**self).tenant_for(reference).await
+    }
+}
+
+#[async_trait]
+impl<T: CustomerRegistry + ?Sized> CustomerRegistry for std::sync::Arc<T> {
+    async fn customer_id(&self, tenant: &TenantId, provider: Provider) -> Result<Option<String>, StoreError> {
+        (**self).customer_id(tenant, provider).await
+    }
+
+    async fn claim_customer(&self, tenant: &TenantId, provider: Provider, customer_id: &str) -> Result<String, StoreError> {
+        (**self).claim_customer(tenant, provider, customer_id).await
+    }
+}
+
+#[async_trait]
+impl<T: EventLedger + ?Sized> EventLedger for std::sync::Arc<T> {
+    async fn commit(&self, commit: &EventCommit) -> Result<CommitOutcome, StoreError> {
+        (**self).commit(commit).await
+    }
+
+    async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
+        (**self).park(parked).await
+    }
+}
+
+#[async_trait]
+impl<T: EventQueue + ?Sized> EventQueue for std::sync::Arc<T> {
+    async fn enqueue(&self, envelope: &WebhookEnvelope) -> Result<(), QueueError> {
+        (**self).enqueue(envelope).await
+    }
+}
+
+#[async_trait]
+impl<T: SecretSource + ?Sized> SecretSource for std::sync::Arc<T> {
+    async fn fetch(&self) -> Result<ProviderSecrets, SecretError> {
+        (**self).fetch().await
+    }
+}
