@@ -1,1 +1,26 @@
-fn main() {}
+//! webhook-receive Lambda entry point: builds the SQS queue, the secret
+//! source and the provider verifiers once per cold start.
+
+use billing_aws::{load_sdk_config, SecretsManagerSource, SqsQueue};
+use billing_lambda::{clock, logging, Env};
+use billing_providers::StripeWebhooks;
+use lambda_http::{service_fn, Error, Request};
+use webhook_receive::WebhookReceiver;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let env = Env::from_process();
+    let sdk = load_sdk_config().await;
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), env.required("BILLING_QUEUE_URL")?);
+    let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk), env.required("BILLING_SECRET_ID")?);
+    let tolerance = env.parsed_or("WEBHOOK_TOLERANCE_SECONDS", billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS)?;
+    let verifiers: Vec<Box<dyn billing_domain::ports::WebhookVerifier>> =
+        vec![Box::new(StripeWebhooks::with_tolerance_seconds(tolerance))];
+    let receiver = WebhookReceiver::from_env(&env, queue, secrets, verifiers)?;
+    let receiver = &receiver;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(receiver.handle(request, clock::now()).await)
+    }))
+    .await
+}

@@ -1,0 +1,619 @@
+//! `StripeGateway` against a local HTTP server playing Stripe: the exact
+//! request shape Stripe documents (method, path, form encoding, bearer key,
+//! idempotency key, form fields), and how retries and failures map onto
+//! `ProviderError`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use billing_domain::ports::{BillingGateway, CheckoutRequest, CheckoutSession, ProviderError};
+use billing_domain::secrets::ProviderSecrets;
+use billing_domain::{Provider, TenantId};
+use billing_providers::{ApiClient, HttpConfig, RetryPolicy, StripeGateway};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const API_KEY: &str = "sk_test_51FakeKeyForLocalTests";
+
+// ---------- A scripted fake Stripe ----------
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Recorded {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn form(&self) -> BTreeMap<String, String> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&self.body).expect("form body");
+        let count = pairs.len();
+        let form: BTreeMap<_, _> = pairs.into_iter().collect();
+        assert_eq!(form.len(), count, "a form field was sent twice");
+        form
+    }
+}
+
+#[derive(Clone)]
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, &'static str)>,
+    body: String,
+    delay: Duration,
+}
+
+fn reply(status: u16, body: &str) -> Reply {
+    Reply {
+        status,
+        headers: vec![("content-type", "application/json")],
+        body: body.to_owned(),
+        delay: Duration::ZERO,
+    }
+}
+
+impl Reply {
+    fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+#[derive(Clone, Default)]
+struct Script {
+    replies: Arc<Mutex<VecDeque<Reply>>>,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+}
+
+struct FakeStripe {
+    url: String,
+    script: Script,
+}
+
+impl FakeStripe {
+    /// Serves `replies` in order; the last one repeats.
+    async fn start(replies: Vec<Reply>) -> Self {
+        let script = Script {
+            replies: Arc::new(Mutex::new(replies.into())),
+            recorded: Arc::default(),
+        };
+        let app = Router::new().fallback(answer).with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, script }
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.script.recorded.lock().unwrap().clone()
+    }
+
+    fn only_request(&self) -> Recorded {
+        let requests = self.requests();
+        assert_eq!(requests.len(), 1, "expected exactly one request");
+        requests.into_iter().next().unwrap()
+    }
+
+    fn gateway(&self) -> StripeGateway {
+        StripeGateway::new(API_KEY, client(Duration::from_secs(5))).with_base_url(&self.url)
+    }
+}
+
+async fn answer(
+    State(script): State<Script>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    script.recorded.lock().unwrap().push(Recorded {
+        method,
+        path: uri.path().to_owned(),
+        headers,
+        body: body.to_vec(),
+    });
+    let reply = {
+        let mut replies = script.replies.lock().unwrap();
+        if replies.len() > 1 {
+            replies.pop_front().unwrap()
+        } else {
+            replies.front().cloned().expect("a scripted reply")
+        }
+    };
+    tokio::time::sleep(reply.delay).await;
+    let mut headers = HeaderMap::new();
+    for (name, value) in reply.headers {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    (
+        StatusCode::from_u16(reply.status).unwrap(),
+        headers,
+        reply.body,
+    )
+        .into_response()
+}
+
+/// Millisecond backoffs keep retry tests fast.
+fn client(request_timeout: Duration) -> ApiClient {
+    ApiClient::new(HttpConfig {
+        connect_timeout: Duration::from_secs(1),
+        request_timeout,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        },
+    })
+    .unwrap()
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse("org_42").unwrap()
+}
+
+fn checkout_request() -> CheckoutRequest {
+    CheckoutRequest {
+        tenant: tenant(),
+        customer_id: "cus_RtenantOrg42".into(),
+        plan_code: "pro".into(),
+        price_id: "price_pro_monthly".into(),
+        success_url: "https://app.example.com/billing?success=1&session={CHECKOUT_SESSION_ID}"
+            .into(),
+        cancel_url: "https://app.example.com/billing?canceled=1".into(),
+        idempotency_key: "checkout:org_42:7f1c0e9a".into(),
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn assert_stripe_post(request: &Recorded, path: &str) {
+    assert_eq!(request.method, Method::POST);
+    assert_eq!(request.path, path);
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+    assert!(
+        request
+            .header("idempotency-key")
+            .is_some_and(|k| !k.is_empty()),
+        "every Stripe POST carries an Idempotency-Key"
+    );
+}
+
+const CUSTOMER: &str =
+    r#"{"id":"cus_RtenantOrg42","object":"customer","metadata":{"tenant_id":"org_42"}}"#;
+const SESSION: &str = r#"{"id":"cs_test_a1","object":"checkout.session","mode":"subscription","url":"https://checkout.stripe.com/c/pay/cs_test_a1"}"#;
+
+// ---------- Request shapes ----------
+
+#[tokio::test]
+async fn create_customer_posts_tenant_metadata_with_a_per_tenant_idempotency_key() {
+    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
+    let customer = stripe.gateway().create_customer(&tenant()).await.unwrap();
+    assert_eq!(customer, "cus_RtenantOrg42");
+    let request = stripe.only_request();
+    assert_stripe_post(&request, "/v1/customers");
+    assert_eq!(
+        request.header("idempotency-key"),
+        Some("customer-create:org_42")
+    );
+    assert_eq!(request.form(), form(&[("metadata[tenant_id]", "org_42")]));
+}
+
+#[tokio::test]
+async fn create_customer_twice_for_one_tenant_reuses_the_idempotency_key() {
+    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
+    let gateway = stripe.gateway();
+    gateway.create_customer(&tenant()).await.unwrap();
+    gateway.create_customer(&tenant()).await.unwrap();
+    let keys: Vec<_> = stripe
+        .requests()
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, ["customer-create:org_42", "customer-create:org_42"]);
+}
+
+#[tokio::test]
+async fn checkout_session_posts_the_documented_subscription_fields() {
+    let stripe = FakeStripe::start(vec![reply(200, SESSION)]).await;
+    let session = stripe
+        .gateway()
+        .create_checkout_session(&checkout_request())
+        .await
+        .unwrap();
+    assert_eq!(
+        session,
+        CheckoutSession {
+            id: "cs_test_a1".into(),
+            url: "https://checkout.stripe.com/c/pay/cs_test_a1".into()
+        }
+    );
+    let request = stripe.only_request();
+    assert_stripe_post(&request, "/v1/checkout/sessions");
+    assert_eq!(
+        request.header("idempotency-key"),
+        Some("checkout:org_42:7f1c0e9a")
+    );
+    assert_eq!(
+        request.form(),
+        form(&[
+            ("mode", "subscription"),
+            ("customer", "cus_RtenantOrg42"),
+            ("line_items[0][price]", "price_pro_monthly"),
+            ("line_items[0][quantity]", "1"),
+            (
+                "success_url",
+                "https://app.example.com/billing?success=1&session={CHECKOUT_SESSION_ID}"
+            ),
+            ("cancel_url", "https://app.example.com/billing?canceled=1"),
+            ("client_reference_id", "org_42"),
+            ("metadata[tenant_id]", "org_42"),
+            ("metadata[plan]", "pro"),
+            ("subscription_data[metadata][tenant_id]", "org_42"),
+            ("subscription_data[metadata][plan]", "pro"),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn portal_session_posts_customer_and_return_url() {
+    let stripe = FakeStripe::start(vec![reply(
+        200,
+        r#"{"id":"bps_1","object":"billing_portal.session","url":"https://billing.stripe.com/p/session/test_1"}"#,
+    )])
+    .await;
+    let url = stripe
+        .gateway()
+        .create_portal_session("cus_RtenantOrg42", "https://app.example.com/billing")
+        .await
+        .unwrap();
+    assert_eq!(url, "https://billing.stripe.com/p/session/test_1");
+    let request = stripe.only_request();
+    assert_stripe_post(&request, "/v1/billing_portal/sessions");
+    assert_eq!(
+        request.form(),
+        form(&[
+            ("customer", "cus_RtenantOrg42"),
+            ("return_url", "https://app.example.com/billing")
+        ])
+    );
+}
+
+#[tokio::test]
+async fn pinned_api_version_is_sent_as_stripe_version() {
+    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
+    stripe
+        .gateway()
+        .with_api_version("2025-03-31.basil")
+        .create_customer(&tenant())
+        .await
+        .unwrap();
+    assert_eq!(
+        stripe.only_request().header("stripe-version"),
+        Some("2025-03-31.basil")
+    );
+}
+
+#[tokio::test]
+async fn gateway_reads_its_key_from_the_provider_secret() {
+    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
+    let secrets = ProviderSecrets::from_json(&format!(
+        r#"{{"stripe":{{"apiKey":"{API_KEY}","webhookSecrets":["whsec_1"]}}}}"#
+    ))
+    .unwrap();
+    let gateway = StripeGateway::from_credentials(
+        secrets.provider(Provider::Stripe).unwrap(),
+        client(Duration::from_secs(5)),
+    )
+    .unwrap()
+    .with_base_url(&stripe.url);
+    gateway.create_customer(&tenant()).await.unwrap();
+    assert_stripe_post(&stripe.only_request(), "/v1/customers");
+    assert!(!format!("{gateway:?}").contains(API_KEY));
+}
+
+// ---------- Retries ----------
+
+#[tokio::test]
+async fn server_error_is_retried_with_the_same_idempotency_key_and_body() {
+    let stripe = FakeStripe::start(vec![
+        reply(
+            500,
+            r#"{"error":{"type":"api_error","message":"Something went wrong"}}"#,
+        ),
+        reply(200, SESSION),
+    ])
+    .await;
+    stripe
+        .gateway()
+        .create_checkout_session(&checkout_request())
+        .await
+        .unwrap();
+    let requests = stripe.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].header("idempotency-key"),
+        Some("checkout:org_42:7f1c0e9a")
+    );
+    assert_eq!(
+        requests[1].header("idempotency-key"),
+        Some("checkout:org_42:7f1c0e9a")
+    );
+    assert_eq!(requests[0].body, requests[1].body);
+}
+
+#[tokio::test]
+async fn rate_limited_request_is_retried() {
+    let too_many = reply(
+        429,
+        r#"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests"}}"#,
+    );
+    let stripe = FakeStripe::start(vec![too_many.clone(), too_many, reply(200, CUSTOMER)]).await;
+    assert_eq!(
+        stripe.gateway().create_customer(&tenant()).await.unwrap(),
+        "cus_RtenantOrg42"
+    );
+    assert_eq!(stripe.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn server_errors_past_the_last_attempt_are_transient() {
+    let stripe = FakeStripe::start(vec![reply(503, "")]).await;
+    let error = stripe
+        .gateway()
+        .create_customer(&tenant())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProviderError::Transient {
+                provider: Provider::Stripe,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    assert_eq!(stripe.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn stripe_should_retry_false_stops_retrying_a_server_error() {
+    let stripe = FakeStripe::start(vec![
+        reply(500, r#"{"error":{"type":"api_error"}}"#).with_header("stripe-should-retry", "false"),
+        reply(200, CUSTOMER),
+    ])
+    .await;
+    let error = stripe
+        .gateway()
+        .create_customer(&tenant())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Transient { .. }),
+        "{error:?}"
+    );
+    assert_eq!(stripe.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn stripe_should_retry_true_retries_a_conflict() {
+    let stripe = FakeStripe::start(vec![
+        reply(
+            409,
+            r#"{"error":{"type":"idempotency_error","code":"lock_timeout","message":"busy"}}"#,
+        )
+        .with_header("stripe-should-retry", "true"),
+        reply(200, CUSTOMER),
+    ])
+    .await;
+    assert_eq!(
+        stripe.gateway().create_customer(&tenant()).await.unwrap(),
+        "cus_RtenantOrg42"
+    );
+    assert_eq!(stripe.requests().len(), 2);
+}
+
+// ---------- Failures ----------
+
+#[tokio::test]
+async fn bad_request_is_not_retried_and_is_rejected_with_stripes_code() {
+    let stripe = FakeStripe::start(vec![
+        reply(
+            400,
+            r#"{"error":{"type":"invalid_request_error","code":"resource_missing","param":"line_items[0][price]","message":"No such price: 'price_pro_monthly'"}}"#,
+        ),
+        reply(200, SESSION),
+    ])
+    .await;
+    let error = stripe
+        .gateway()
+        .create_checkout_session(&checkout_request())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ProviderError::Rejected {
+            provider: Provider::Stripe,
+            status: 400,
+            code: Some("resource_missing".into()),
+            message: "No such price: 'price_pro_monthly'".into(),
+        }
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(stripe.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn rejection_without_a_code_falls_back_to_the_error_type() {
+    let stripe = FakeStripe::start(vec![reply(
+        402,
+        r#"{"error":{"type":"card_error","message":"Your card was declined."}}"#,
+    )])
+    .await;
+    let error = stripe
+        .gateway()
+        .create_customer(&tenant())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Rejected { status: 402, code: Some(ref c), .. } if c == "card_error"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_is_a_configuration_error_that_hides_the_key() {
+    let stripe = FakeStripe::start(vec![reply(
+        401,
+        r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****ests"}}"#,
+    )])
+    .await;
+    let error = stripe
+        .gateway()
+        .create_customer(&tenant())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProviderError::Configuration {
+                provider: Provider::Stripe,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains("sk_test"), "{error}");
+    assert_eq!(stripe.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn forbidden_is_a_configuration_error() {
+    let stripe = FakeStripe::start(vec![reply(
+        403,
+        r#"{"error":{"type":"invalid_request_error","code":"secret_key_required","message":"This API call cannot be made with a publishable API key."}}"#,
+    )])
+    .await;
+    let error = stripe
+        .gateway()
+        .create_customer(&tenant())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Configuration { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("secret_key_required"));
+}
+
+#[tokio::test]
+async fn hanging_server_times_out_as_transient() {
+    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER).after(Duration::from_secs(5))]).await;
+    let gateway =
+        StripeGateway::new(API_KEY, client(Duration::from_millis(200))).with_base_url(&stripe.url);
+    let started = Instant::now();
+    let error = gateway.create_customer(&tenant()).await.unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Transient { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("timed out"), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // A timed-out POST with an idempotency key is safe to repeat.
+    assert_eq!(stripe.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn unreachable_server_is_transient() {
+    // Bind then drop a listener: the port is now almost certainly closed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let gateway = StripeGateway::new(API_KEY, client(Duration::from_secs(1))).with_base_url(url);
+    let error = gateway.create_customer(&tenant()).await.unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Transient { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_json_is_an_unexpected_response() {
+    let stripe =
+        FakeStripe::start(vec![reply(200, "<html>upstream proxy says hello</html>")]).await;
+    let error = stripe
+        .gateway()
+        .create_customer(&tenant())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProviderError::UnexpectedResponse {
+                provider: Provider::Stripe,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains("proxy says"), "{error}");
+    assert_eq!(stripe.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn checkout_session_without_url_is_an_unexpected_response() {
+    let stripe = FakeStripe::start(vec![reply(200, r#"{"id":"cs_test_a1","url":null}"#)]).await;
+    let error = stripe
+        .gateway()
+        .create_checkout_session(&checkout_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::UnexpectedResponse { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_base_url_is_a_configuration_error() {
+    let gateway =
+        StripeGateway::new(API_KEY, client(Duration::from_secs(1))).with_base_url("not a url");
+    let error = gateway.create_customer(&tenant()).await.unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Configuration { .. }),
+        "{error:?}"
+    );
+}
