@@ -4,7 +4,10 @@
 
 mod redirects;
 
-use billing_domain::ports::{BillingGateway, CheckoutRequest, CustomerRegistry, ProviderError, StoreError, SubscriptionReader};
+use billing_domain::ports::{
+    BillingGateway, CheckoutRequest, CustomerRegistry, ProviderError, StoreError,
+    SubscriptionReader,
+};
 use billing_domain::{Catalog, Provider, TenantId};
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
 use lambda_http::http::{Method, StatusCode};
@@ -40,60 +43,119 @@ pub struct SessionResponse {
 
 impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
     /// `gateways` must not be empty; the first is the default provider.
-    pub fn new(store: S, gateways: Vec<Box<dyn BillingGateway>>, catalog: Catalog, origins: AllowedOrigins, tenant_claim: String) -> Self {
-        assert!(!gateways.is_empty(), "at least one payment provider is required");
-        Self { store, gateways, catalog, origins, tenant_claim }
+    pub fn new(
+        store: S,
+        gateways: Vec<Box<dyn BillingGateway>>,
+        catalog: Catalog,
+        origins: AllowedOrigins,
+        tenant_claim: String,
+    ) -> Self {
+        assert!(
+            !gateways.is_empty(),
+            "at least one payment provider is required"
+        );
+        Self {
+            store,
+            gateways,
+            catalog,
+            origins,
+            tenant_claim,
+        }
     }
 
     /// Reads `ALLOWED_REDIRECT_ORIGINS` (required) and `TENANT_CLAIM`.
-    pub fn from_env(env: &Env, store: S, gateways: Vec<Box<dyn BillingGateway>>) -> Result<Self, ConfigError> {
-        let catalog = billing_lambda::config::catalog()
-            .map_err(|e| ConfigError::Invalid { name: "infra/plans.json", reason: e.to_string() })?;
-        let origins = AllowedOrigins::parse(&env.required("ALLOWED_REDIRECT_ORIGINS")?)
-            .map_err(|reason| ConfigError::Invalid { name: "ALLOWED_REDIRECT_ORIGINS", reason })?;
-        let claim = env.optional("TENANT_CLAIM").unwrap_or_else(|| "tenant_id".into());
+    pub fn from_env(
+        env: &Env,
+        store: S,
+        gateways: Vec<Box<dyn BillingGateway>>,
+    ) -> Result<Self, ConfigError> {
+        let catalog = billing_lambda::config::catalog().map_err(|e| ConfigError::Invalid {
+            name: "infra/plans.json",
+            reason: e.to_string(),
+        })?;
+        let origins = AllowedOrigins::parse(&env.required("ALLOWED_REDIRECT_ORIGINS")?).map_err(
+            |reason| ConfigError::Invalid {
+                name: "ALLOWED_REDIRECT_ORIGINS",
+                reason,
+            },
+        )?;
+        let claim = env
+            .optional("TENANT_CLAIM")
+            .unwrap_or_else(|| "tenant_id".into());
         Ok(Self::new(store, gateways, catalog, origins, claim))
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
         if request.method() != Method::POST {
-            return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST").into_response();
+            return ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "use POST",
+            )
+            .into_response();
         }
         let request_id = request::request_id(&request);
         match self.create(&request, &request_id).await {
             Ok(session) => json_response(StatusCode::OK, &session),
             Err(e) => {
-                tracing::info!(request_id, status = e.status.as_u16(), code = e.code, "checkout refused");
+                tracing::info!(
+                    request_id,
+                    status = e.status.as_u16(),
+                    code = e.code,
+                    "checkout refused"
+                );
                 e.into_response()
             }
         }
     }
 
-    async fn create(&self, request: &Request, request_id: &str) -> Result<SessionResponse, ApiError> {
+    async fn create(
+        &self,
+        request: &Request,
+        request_id: &str,
+    ) -> Result<SessionResponse, ApiError> {
         let tenant = request::tenant(request, &self.tenant_claim)?;
-        let body: SessionRequest = serde_json::from_slice(request::raw_body(request))
-            .map_err(|e| ApiError::bad_request("invalid_request", format!("body must be {{\"plan\", \"successUrl\", \"cancelUrl\"}}: {e}")))?;
+        let body: SessionRequest =
+            serde_json::from_slice(request::raw_body(request)).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_request",
+                    format!("body must be {{\"plan\", \"successUrl\", \"cancelUrl\"}}: {e}"),
+                )
+            })?;
 
         let gateway = self.gateway(body.provider.as_deref())?;
         let provider = gateway.provider();
-        let plan = self
-            .catalog
-            .plan(&body.plan)
-            .ok_or_else(|| ApiError::bad_request("unknown_plan", format!("no plan {:?}", body.plan)))?;
+        let plan = self.catalog.plan(&body.plan).ok_or_else(|| {
+            ApiError::bad_request("unknown_plan", format!("no plan {:?}", body.plan))
+        })?;
         if !plan.active {
-            return Err(ApiError::bad_request("inactive_plan", format!("plan {:?} is no longer sold", body.plan)));
+            return Err(ApiError::bad_request(
+                "inactive_plan",
+                format!("plan {:?} is no longer sold", body.plan),
+            ));
         }
         if plan.is_free() {
-            return Err(ApiError::bad_request("free_plan", "the free plan needs no checkout"));
+            return Err(ApiError::bad_request(
+                "free_plan",
+                "the free plan needs no checkout",
+            ));
         }
-        let price_id = plan
-            .price_id(provider)
-            .ok_or_else(|| ApiError::bad_request("plan_not_offered", format!("plan {:?} is not sold through {provider}", body.plan)))?;
+        let price_id = plan.price_id(provider).ok_or_else(|| {
+            ApiError::bad_request(
+                "plan_not_offered",
+                format!("plan {:?} is not sold through {provider}", body.plan),
+            )
+        })?;
         self.origins.check("successUrl", &body.success_url)?;
         self.origins.check("cancelUrl", &body.cancel_url)?;
 
         // One subscription per tenant: changing plans goes through the portal.
-        if let Some(existing) = self.store.get_subscription(&tenant).await.map_err(store_error)? {
+        if let Some(existing) = self
+            .store
+            .get_subscription(&tenant)
+            .await
+            .map_err(store_error)?
+        {
             if existing.subscription.status.is_live() {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -117,34 +179,58 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             .await
             .map_err(provider_error)?;
         tracing::info!(request_id, tenant = %tenant, provider = %provider, plan = %plan.code, session_id = %session.id, "checkout session created");
-        Ok(SessionResponse { session_url: session.url, session_id: session.id })
+        Ok(SessionResponse {
+            session_url: session.url,
+            session_id: session.id,
+        })
     }
 
     fn gateway(&self, requested: Option<&str>) -> Result<&dyn BillingGateway, ApiError> {
         let Some(name) = requested else {
             return Ok(self.gateways[0].as_ref());
         };
-        let provider: Provider = name
-            .parse()
-            .map_err(|_| ApiError::bad_request("unknown_provider", format!("no provider {name:?}")))?;
+        let provider: Provider = name.parse().map_err(|_| {
+            ApiError::bad_request("unknown_provider", format!("no provider {name:?}"))
+        })?;
         self.gateways
             .iter()
             .find(|g| g.provider() == provider)
             .map(|g| g.as_ref())
-            .ok_or_else(|| ApiError::bad_request("unknown_provider", format!("provider {name:?} is not enabled")))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "unknown_provider",
+                    format!("provider {name:?} is not enabled"),
+                )
+            })
     }
 
     /// The tenant's provider customer, created once and persisted before the
     /// checkout, so every later checkout reuses it.
-    async fn customer(&self, tenant: &TenantId, gateway: &dyn BillingGateway) -> Result<String, ApiError> {
+    async fn customer(
+        &self,
+        tenant: &TenantId,
+        gateway: &dyn BillingGateway,
+    ) -> Result<String, ApiError> {
         let provider = gateway.provider();
-        if let Some(id) = self.store.customer_id(tenant, provider).await.map_err(store_error)? {
+        if let Some(id) = self
+            .store
+            .customer_id(tenant, provider)
+            .await
+            .map_err(store_error)?
+        {
             return Ok(id);
         }
-        let created = gateway.create_customer(tenant).await.map_err(provider_error)?;
+        let created = gateway
+            .create_customer(tenant)
+            .await
+            .map_err(provider_error)?;
         // Concurrent first checkouts share the provider's idempotency key, so
         // they normally get the same customer; if not, the first stored wins.
-        let kept = self.store.claim_customer(tenant, provider, &created).await.map_err(store_error)?;
+        let kept = self
+            .store
+            .claim_customer(tenant, provider, &created)
+            .await
+            .map_err(store_error)?;
         if kept != created {
             tracing::warn!(tenant = %tenant, provider = %provider, "a concurrent request stored another customer first; using it");
         }
@@ -155,23 +241,37 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
 fn store_error(e: StoreError) -> ApiError {
     tracing::error!(error = %e, retryable = e.is_retryable(), "store call failed");
     if e.is_retryable() {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "billing is temporarily unavailable; retry")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "billing is temporarily unavailable; retry",
+        )
     } else {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", "billing storage failed")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store_error",
+            "billing storage failed",
+        )
     }
 }
 
 fn provider_error(e: ProviderError) -> ApiError {
     tracing::error!(error = %e, retryable = e.is_retryable(), "provider call failed");
     match e {
-        ProviderError::Transient { .. } => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", "the payment provider is unavailable; retry")
-        }
-        ProviderError::Rejected { .. } | ProviderError::UnexpectedResponse { .. } => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", "the payment provider refused the checkout")
-        }
-        ProviderError::Configuration { .. } => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "provider_misconfigured", "billing is misconfigured")
-        }
+        ProviderError::Transient { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "provider_unavailable",
+            "the payment provider is unavailable; retry",
+        ),
+        ProviderError::Rejected { .. } | ProviderError::UnexpectedResponse { .. } => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_error",
+            "the payment provider refused the checkout",
+        ),
+        ProviderError::Configuration { .. } => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "provider_misconfigured",
+            "billing is misconfigured",
+        ),
     }
 }

@@ -15,21 +15,36 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let env = Env::from_process();
     let sdk = load_sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), env.required("BILLING_TABLE")?);
-    let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk), env.required("BILLING_SECRET_ID")?)
-        .fetch()
-        .await?;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        env.required("BILLING_TABLE")?,
+    );
+    let secrets = SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        env.required("BILLING_SECRET_ID")?,
+    )
+    .fetch()
+    .await?;
     let stripe = secrets
         .provider(Provider::Stripe)
-        .ok_or(ConfigError::Invalid { name: "BILLING_SECRET_ID", reason: "the secret has no \"stripe\" entry".into() })?;
+        .ok_or(ConfigError::Invalid {
+            name: "BILLING_SECRET_ID",
+            reason: "the secret has no \"stripe\" entry".into(),
+        })?;
     // Three attempts of 4 s stay inside the function's 20 s timeout and API
     // Gateway's 30 s limit.
-    let http = ApiClient::new(HttpConfig { request_timeout: Duration::from_secs(4), ..HttpConfig::default() })?;
+    let http = ApiClient::new(HttpConfig {
+        request_timeout: Duration::from_secs(4),
+        ..HttpConfig::default()
+    })?;
     let mut gateway = StripeGateway::from_credentials(stripe, http)?;
     if let Some(base) = env.optional("STRIPE_API_BASE") {
         gateway = gateway.with_base_url(base);
     }
     let api = SessionApi::from_env(&env, store, vec![Box::new(gateway)])?;
     let api = &api;
-    lambda_http::run(service_fn(move |request: Request| async move { Ok::<_, Error>(api.handle(request).await) })).await
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(api.handle(request).await)
+    }))
+    .await
 }

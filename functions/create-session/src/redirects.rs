@@ -15,7 +15,9 @@ impl AllowedOrigins {
         for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
             if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-                return Err(format!("{raw:?} must be an origin, without path, query or fragment"));
+                return Err(format!(
+                    "{raw:?} must be an origin, without path, query or fragment"
+                ));
             }
             if !secure_or_loopback(&url) {
                 return Err(format!("{raw:?} must use https (http only for localhost)"));
@@ -29,8 +31,12 @@ impl AllowedOrigins {
     }
 
     pub fn check(&self, field: &str, candidate: &str) -> Result<(), ApiError> {
-        let url = Url::parse(candidate)
-            .map_err(|_| ApiError::bad_request("invalid_redirect", format!("{field} must be an absolute URL")))?;
+        let url = Url::parse(candidate).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_redirect",
+                format!("{field} must be an absolute URL"),
+            )
+        })?;
         if !self.0.contains(&url.origin()) {
             return Err(ApiError::bad_request(
                 "redirect_not_allowed",
@@ -55,9 +61,14 @@ mod tests {
 
     #[test]
     fn only_urls_on_allowed_origins_pass() {
-        let allowed = AllowedOrigins::parse("https://app.example.com, http://localhost:5173").unwrap();
-        assert!(allowed.check("successUrl", "https://app.example.com/billing?ok=1").is_ok());
-        assert!(allowed.check("successUrl", "http://localhost:5173/x").is_ok());
+        let allowed =
+            AllowedOrigins::parse("https://app.example.com, http://localhost:5173").unwrap();
+        assert!(allowed
+            .check("successUrl", "https://app.example.com/billing?ok=1")
+            .is_ok());
+        assert!(allowed
+            .check("successUrl", "http://localhost:5173/x")
+            .is_ok());
         for bad in [
             "https://evil.example.com/",
             "https://app.example.com.evil.com/",

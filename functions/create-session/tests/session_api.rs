@@ -36,12 +36,18 @@ impl BillingGateway for RecordingGateway {
         Ok(format!("cus_{}", calls.customers.len()))
     }
 
-    async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
+    async fn create_checkout_session(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, ProviderError> {
         if let Some(e) = &self.fail_with {
             return Err(e.clone());
         }
         self.calls.lock().unwrap().checkouts.push(request.clone());
-        Ok(CheckoutSession { id: "cs_test_1".into(), url: "https://checkout.stripe.com/c/pay/cs_test_1".into() })
+        Ok(CheckoutSession {
+            id: "cs_test_1".into(),
+            url: "https://checkout.stripe.com/c/pay/cs_test_1".into(),
+        })
     }
 
     async fn create_portal_session(&self, _: &str, _: &str) -> Result<String, ProviderError> {
@@ -58,7 +64,10 @@ fn api(store: MemoryStore, gateway: RecordingGateway) -> SessionApi<MemoryStore>
 }
 
 fn sample() -> Value {
-    let path = format!("{}/../../events/create-session.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../events/create-session.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -70,8 +79,13 @@ fn with_body(body: Value) -> Request {
 
 async fn call(api: &SessionApi<MemoryStore>, req: Request) -> (u16, Value) {
     let response = api.handle(req).await;
-    let Body::Text(text) = response.body() else { panic!("JSON text body") };
-    (response.status().as_u16(), serde_json::from_str(text).unwrap())
+    let Body::Text(text) = response.body() else {
+        panic!("JSON text body")
+    };
+    (
+        response.status().as_u16(),
+        serde_json::from_str(text).unwrap(),
+    )
 }
 
 fn body(plan: &str, success: &str) -> Value {
@@ -86,11 +100,21 @@ async fn sample_request_creates_a_checkout_with_a_persisted_customer() {
     let req = lambda_http::request::from_str(&sample().to_string()).unwrap();
     let (status, body) = call(&api, req).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, json!({"sessionUrl": "https://checkout.stripe.com/c/pay/cs_test_1", "sessionId": "cs_test_1"}));
+    assert_eq!(
+        body,
+        json!({"sessionUrl": "https://checkout.stripe.com/c/pay/cs_test_1", "sessionId": "cs_test_1"})
+    );
     let calls = gateway.calls.lock().unwrap();
     assert_eq!(calls.customers, ["org_acme"]);
     let checkout = &calls.checkouts[0];
-    assert_eq!((checkout.customer_id.as_str(), checkout.price_id.as_str(), checkout.plan_code.as_str()), ("cus_1", "price_pro_monthly", "pro"));
+    assert_eq!(
+        (
+            checkout.customer_id.as_str(),
+            checkout.price_id.as_str(),
+            checkout.plan_code.as_str()
+        ),
+        ("cus_1", "price_pro_monthly", "pro")
+    );
     assert_eq!(checkout.tenant.as_str(), "org_acme");
 }
 
@@ -105,7 +129,10 @@ async fn a_second_checkout_reuses_the_stored_customer_with_a_fresh_idempotency_k
     let calls = gateway.calls.lock().unwrap();
     assert_eq!(calls.customers.len(), 1, "customer created once");
     assert_eq!(calls.checkouts[1].customer_id, "cus_1");
-    assert_ne!(calls.checkouts[0].idempotency_key, calls.checkouts[1].idempotency_key);
+    assert_ne!(
+        calls.checkouts[0].idempotency_key,
+        calls.checkouts[1].idempotency_key
+    );
 }
 
 #[tokio::test]
@@ -114,15 +141,28 @@ async fn bad_plans_urls_and_bodies_are_400_with_a_code() {
     let cases = [
         (body("gold", "https://app.example.com/ok"), "unknown_plan"),
         (body("free", "https://app.example.com/ok"), "free_plan"),
-        (body("pro", "https://evil.example.net/ok"), "redirect_not_allowed"),
+        (
+            body("pro", "https://evil.example.net/ok"),
+            "redirect_not_allowed",
+        ),
         (body("pro", "not a url"), "invalid_redirect"),
         (json!({"plan": "pro"}), "invalid_request"),
-        (json!({"plan": "pro", "successUrl": "https://app.example.com/", "cancelUrl": "https://app.example.com/", "extra": 1}), "invalid_request"),
-        (json!({"plan": "pro", "successUrl": "https://app.example.com/", "cancelUrl": "https://app.example.com/", "provider": "paypal2"}), "unknown_provider"),
+        (
+            json!({"plan": "pro", "successUrl": "https://app.example.com/", "cancelUrl": "https://app.example.com/", "extra": 1}),
+            "invalid_request",
+        ),
+        (
+            json!({"plan": "pro", "successUrl": "https://app.example.com/", "cancelUrl": "https://app.example.com/", "provider": "paypal2"}),
+            "unknown_provider",
+        ),
     ];
     for (request, code) in cases {
         let (status, body) = call(&api, with_body(request.clone())).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{request}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{request}"
+        );
     }
 }
 
@@ -130,8 +170,15 @@ async fn bad_plans_urls_and_bodies_are_400_with_a_code() {
 async fn missing_claims_are_401() {
     let api = api(MemoryStore::new(), RecordingGateway::default());
     let mut event = sample();
-    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
-    let (status, _) = call(&api, lambda_http::request::from_str(&event.to_string()).unwrap()).await;
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (status, _) = call(
+        &api,
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
@@ -146,35 +193,84 @@ async fn a_tenant_with_a_live_subscription_gets_409() {
         event_id: "evt_seed".into(),
         tenant,
         dedupe_expires_at: UnixTime(100),
-        write: Some(SubscriptionWrite { expected_revision: None, subscription: sub }),
+        write: Some(SubscriptionWrite {
+            expected_revision: None,
+            subscription: sub,
+        }),
         claims: vec![],
     };
-    assert_eq!(store.commit(&commit).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        store.commit(&commit).await.unwrap(),
+        CommitOutcome::Committed
+    );
     let api = api(store, RecordingGateway::default());
     let (status, body) = call(&api, with_body(body("pro", "https://app.example.com/ok"))).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("subscription_exists")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("subscription_exists"))
+    );
 }
 
 #[tokio::test]
 async fn provider_failures_map_to_503_502_and_500() {
     let cases = [
-        (ProviderError::Transient { provider: Provider::Stripe, message: "timeout".into() }, 503),
-        (ProviderError::Rejected { provider: Provider::Stripe, status: 400, code: Some("resource_missing".into()), message: "No such price".into() }, 502),
-        (ProviderError::Configuration { provider: Provider::Stripe, message: "bad key".into() }, 500),
+        (
+            ProviderError::Transient {
+                provider: Provider::Stripe,
+                message: "timeout".into(),
+            },
+            503,
+        ),
+        (
+            ProviderError::Rejected {
+                provider: Provider::Stripe,
+                status: 400,
+                code: Some("resource_missing".into()),
+                message: "No such price".into(),
+            },
+            502,
+        ),
+        (
+            ProviderError::Configuration {
+                provider: Provider::Stripe,
+                message: "bad key".into(),
+            },
+            500,
+        ),
     ];
     for (error, expected) in cases {
-        let gateway = RecordingGateway { fail_with: Some(error.clone()), ..Default::default() };
+        let gateway = RecordingGateway {
+            fail_with: Some(error.clone()),
+            ..Default::default()
+        };
         let api = api(MemoryStore::new(), gateway);
         let (status, body) = call(&api, with_body(body("pro", "https://app.example.com/ok"))).await;
         assert_eq!(status, expected, "{error}");
-        assert!(!body["error"]["message"].as_str().unwrap().contains("bad key"), "internal detail leaked");
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("bad key"),
+            "internal detail leaked"
+        );
     }
 }
 
 #[test]
 fn configuration_without_allowed_origins_fails_at_init() {
     let none = billing_lambda::Env::from_pairs([]);
-    assert!(SessionApi::from_env(&none, MemoryStore::new(), vec![Box::new(RecordingGateway::default())]).is_err());
-    let bad = billing_lambda::Env::from_pairs([("ALLOWED_REDIRECT_ORIGINS", "http://app.example.com")]);
-    assert!(SessionApi::from_env(&bad, MemoryStore::new(), vec![Box::new(RecordingGateway::default())]).is_err());
+    assert!(SessionApi::from_env(
+        &none,
+        MemoryStore::new(),
+        vec![Box::new(RecordingGateway::default())]
+    )
+    .is_err());
+    let bad =
+        billing_lambda::Env::from_pairs([("ALLOWED_REDIRECT_ORIGINS", "http://app.example.com")]);
+    assert!(SessionApi::from_env(
+        &bad,
+        MemoryStore::new(),
+        vec![Box::new(RecordingGateway::default())]
+    )
+    .is_err());
 }

@@ -3,7 +3,10 @@
 //! `GET /billing/plans` (the public, active catalog for a pricing page).
 
 use billing_domain::ports::SubscriptionReader;
-use billing_domain::{access_level, AccessLevel, Catalog, Entitlements, GracePolicy, Subscription, SubscriptionStatus, UnixTime};
+use billing_domain::{
+    access_level, AccessLevel, Catalog, Entitlements, GracePolicy, Subscription,
+    SubscriptionStatus, UnixTime,
+};
 use billing_lambda::clock::rfc3339;
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
 use lambda_http::http::{Method, StatusCode};
@@ -20,18 +23,30 @@ pub struct StatusApi<R> {
 
 impl<R: SubscriptionReader> StatusApi<R> {
     pub fn new(store: R, catalog: Catalog, grace: GracePolicy, tenant_claim: String) -> Self {
-        Self { store, catalog, grace, tenant_claim }
+        Self {
+            store,
+            catalog,
+            grace,
+            tenant_claim,
+        }
     }
 
     /// Reads `TENANT_CLAIM` (default `tenant_id`) and `PAST_DUE_GRACE_DAYS` (default 7).
     pub fn from_env(env: &Env, store: R) -> Result<Self, ConfigError> {
-        let catalog = billing_lambda::config::catalog()
-            .map_err(|e| ConfigError::Invalid { name: "infra/plans.json", reason: e.to_string() })?;
+        let catalog = billing_lambda::config::catalog().map_err(|e| ConfigError::Invalid {
+            name: "infra/plans.json",
+            reason: e.to_string(),
+        })?;
         let days: i64 = env.parsed_or("PAST_DUE_GRACE_DAYS", GracePolicy::DEFAULT_DAYS)?;
         if !(0..=365).contains(&days) {
-            return Err(ConfigError::Invalid { name: "PAST_DUE_GRACE_DAYS", reason: "must be 0 to 365".into() });
+            return Err(ConfigError::Invalid {
+                name: "PAST_DUE_GRACE_DAYS",
+                reason: "must be 0 to 365".into(),
+            });
         }
-        let claim = env.optional("TENANT_CLAIM").unwrap_or_else(|| "tenant_id".into());
+        let claim = env
+            .optional("TENANT_CLAIM")
+            .unwrap_or_else(|| "tenant_id".into());
         Ok(Self::new(store, catalog, GracePolicy::days(days), claim))
     }
 
@@ -42,10 +57,16 @@ impl<R: SubscriptionReader> StatusApi<R> {
         } else if path.ends_with("/billing/plans") {
             Route::Plans
         } else {
-            return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response();
+            return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+                .into_response();
         };
         if request.method() != Method::GET {
-            return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET").into_response();
+            return ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "use GET",
+            )
+            .into_response();
         }
         match route {
             Route::Plans => json_response(StatusCode::OK, &self.plans()),
@@ -76,7 +97,10 @@ impl<R: SubscriptionReader> StatusApi<R> {
 
     fn describe(&self, sub: &Subscription, now: UnixTime) -> StatusBody {
         let access = access_level(sub, now, &self.grace);
-        let plan = sub.plan.as_ref().and_then(|code| self.catalog.plan(code.as_str()));
+        let plan = sub
+            .plan
+            .as_ref()
+            .and_then(|code| self.catalog.plan(code.as_str()));
         if plan.is_none() {
             // A price missing from the catalog is a deploy mistake: surface it.
             tracing::warn!(tenant = %sub.tenant_id, plan = ?sub.plan, "subscription plan is not in the catalog");
@@ -87,7 +111,10 @@ impl<R: SubscriptionReader> StatusApi<R> {
             _ => self.catalog.free_plan(),
         };
         StatusBody {
-            plan: sub.plan.as_ref().map_or_else(|| self.catalog.free_plan().code.to_string(), |p| p.to_string()),
+            plan: sub.plan.as_ref().map_or_else(
+                || self.catalog.free_plan().code.to_string(),
+                |p| p.to_string(),
+            ),
             status: sub.status,
             access,
             current_period_end: sub.current_period_end.and_then(rfc3339),
@@ -137,7 +164,10 @@ impl<R: SubscriptionReader> StatusApi<R> {
                     code: p.code.to_string(),
                     display_name: p.display_name.clone(),
                     interval: p.interval,
-                    price: PriceBody { amount_minor: p.price.amount_minor, currency: p.price.currency.clone() },
+                    price: PriceBody {
+                        amount_minor: p.price.amount_minor,
+                        currency: p.price.currency.clone(),
+                    },
                     entitlements: p.entitlements.clone(),
                 })
                 .collect(),

@@ -20,12 +20,18 @@ fn sample(name: &str) -> Request {
 }
 
 fn with_claims(claims: Option<Value>) -> Request {
-    let path = format!("{}/../../events/get-status.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../events/get-status.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     match claims {
         Some(c) => event["requestContext"]["authorizer"]["jwt"]["claims"] = c,
         None => {
-            event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+            event["requestContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorizer");
         }
     }
     lambda_http::request::from_str(&event.to_string()).unwrap()
@@ -37,8 +43,13 @@ fn api<R: SubscriptionReader>(store: R) -> StatusApi<R> {
 
 async fn call<R: SubscriptionReader>(api: &StatusApi<R>, req: Request, now: i64) -> (u16, Value) {
     let response = api.handle(req, UnixTime(now)).await;
-    let Body::Text(text) = response.body() else { panic!("JSON text body") };
-    (response.status().as_u16(), serde_json::from_str(text).unwrap())
+    let Body::Text(text) = response.body() else {
+        panic!("JSON text body")
+    };
+    (
+        response.status().as_u16(),
+        serde_json::from_str(text).unwrap(),
+    )
 }
 
 fn snapshot(status: SubscriptionStatus) -> SubscriptionSnapshot {
@@ -67,12 +78,20 @@ async fn store_with(status: SubscriptionStatus) -> MemoryStore {
         event_type: "customer.subscription.updated".into(),
         occurred_at: UnixTime(T),
         tenant_hint: Some(TenantId::parse(TENANT).unwrap()),
-        kind: EventKind::SubscriptionSnapshot { change: SnapshotChange::Updated, snapshot: snapshot(status) },
+        kind: EventKind::SubscriptionSnapshot {
+            change: SnapshotChange::Updated,
+            snapshot: snapshot(status),
+        },
     };
     let envelope = WebhookEnvelope::new(event, "{}".into(), UnixTime(T), "req".into());
-    process_envelope(&store as &dyn EventLedger, &envelope, UnixTime(T), &ProcessingPolicy::default())
-        .await
-        .unwrap();
+    process_envelope(
+        &store as &dyn EventLedger,
+        &envelope,
+        UnixTime(T),
+        &ProcessingPolicy::default(),
+    )
+    .await
+    .unwrap();
     store
 }
 
@@ -103,7 +122,10 @@ async fn past_due_keeps_grace_access_until_the_grace_period_ends() {
     assert_eq!(body["entitlements"]["projects"], 20);
     let (_, body) = call(&api, sample("get-status.json"), T + 7 * 86_400).await;
     assert_eq!(body["access"], "none");
-    assert_eq!(body["entitlements"]["projects"], 1, "free entitlements once access is gone");
+    assert_eq!(
+        body["entitlements"]["projects"], 1,
+        "free entitlements once access is gone"
+    );
 }
 
 #[tokio::test]
@@ -114,7 +136,10 @@ async fn tenant_without_subscription_gets_status_none_on_the_free_plan() {
     assert_eq!(body["plan"], "free");
     assert_eq!(body["status"], "none");
     assert_eq!(body["access"], "none");
-    assert_eq!(body["entitlements"], json!({"projects": 1, "seats": 1, "sso": false}));
+    assert_eq!(
+        body["entitlements"],
+        json!({"projects": 1, "seats": 1, "sso": false})
+    );
 }
 
 #[tokio::test]
@@ -122,25 +147,42 @@ async fn plans_route_lists_the_active_catalog_without_auth() {
     let api = api(MemoryStore::new());
     let (status, body) = call(&api, sample("get-plans.json"), T).await;
     assert_eq!(status, 200);
-    let codes: Vec<_> = body["plans"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    let codes: Vec<_> = body["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["free", "pro", "team", "pro-yearly"]);
-    assert_eq!(body["plans"][1]["price"], json!({"amountMinor": 1900, "currency": "usd"}));
+    assert_eq!(
+        body["plans"][1]["price"],
+        json!({"amountMinor": 1900, "currency": "usd"})
+    );
 }
 
 #[tokio::test]
 async fn missing_token_is_401_and_missing_tenant_claim_is_403() {
     let api = api(MemoryStore::new());
     let (status, body) = call(&api, with_claims(None), T).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
     let (status, body) = call(&api, with_claims(Some(json!({"sub": "u"}))), T).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("no_tenant")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("no_tenant"))
+    );
 }
 
 struct FailingStore(StoreError);
 
 #[async_trait]
 impl SubscriptionReader for FailingStore {
-    async fn get_subscription(&self, _: &TenantId) -> Result<Option<StoredSubscription>, StoreError> {
+    async fn get_subscription(
+        &self,
+        _: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError> {
         Err(self.0.clone())
     }
 }
@@ -149,7 +191,10 @@ impl SubscriptionReader for FailingStore {
 async fn store_failures_are_503_when_retryable_and_500_otherwise() {
     let api = api(FailingStore(StoreError::Transient("throttled".into())));
     let (status, body) = call(&api, sample("get-status.json"), T).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("store_unavailable")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("store_unavailable"))
+    );
     let api = self::api(FailingStore(StoreError::Permanent("denied".into())));
     let (status, _) = call(&api, sample("get-status.json"), T).await;
     assert_eq!(status, 500);
@@ -158,12 +203,29 @@ async fn store_failures_are_503_when_retryable_and_500_otherwise() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_rejected() {
     let api = api(MemoryStore::new());
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(format!("{}/../../events/get-plans.json", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap();
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../events/get-plans.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     event["requestContext"]["http"]["method"] = "POST".into();
-    let (status, _) = call(&api, lambda_http::request::from_str(&event.to_string()).unwrap(), T).await;
+    let (status, _) = call(
+        &api,
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
+        T,
+    )
+    .await;
     assert_eq!(status, 405);
     event["rawPath"] = "/billing/nope".into();
-    let (status, _) = call(&api, lambda_http::request::from_str(&event.to_string()).unwrap(), T).await;
+    let (status, _) = call(
+        &api,
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
+        T,
+    )
+    .await;
     assert_eq!(status, 404);
 }
 

@@ -24,9 +24,18 @@ impl<L: EventLedger> EventProcessor<L> {
         let days: i64 = env.parsed_or("DEDUPE_TTL_DAYS", 35)?;
         if !(4..=365).contains(&days) {
             // Stripe retries for up to 3 days; a shorter memory could apply a retry twice.
-            return Err(ConfigError::Invalid { name: "DEDUPE_TTL_DAYS", reason: "must be 4 to 365".into() });
+            return Err(ConfigError::Invalid {
+                name: "DEDUPE_TTL_DAYS",
+                reason: "must be 4 to 365".into(),
+            });
         }
-        Ok(Self::new(ledger, ProcessingPolicy { dedupe_ttl_seconds: days * 86_400, ..ProcessingPolicy::default() }))
+        Ok(Self::new(
+            ledger,
+            ProcessingPolicy {
+                dedupe_ttl_seconds: days * 86_400,
+                ..ProcessingPolicy::default()
+            },
+        ))
     }
 
     /// Processes the batch in order and lists the messages to retry.
@@ -44,9 +53,17 @@ impl<L: EventLedger> EventProcessor<L> {
 
     async fn process_message(&self, message: &SqsMessage, now: UnixTime) -> Result<(), ()> {
         let message_id = message.message_id.as_deref().unwrap_or_default();
-        let receive_count = message.attributes.get("ApproximateReceiveCount").map(String::as_str).unwrap_or("?");
+        let receive_count = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str)
+            .unwrap_or("?");
         let Some(body) = message.body.as_deref() else {
-            tracing::error!(message_id, receive_count, "message has no body; leaving it for the DLQ");
+            tracing::error!(
+                message_id,
+                receive_count,
+                "message has no body; leaving it for the DLQ"
+            );
             return Err(());
         };
         let envelope: WebhookEnvelope = match serde_json::from_str(body) {
@@ -73,7 +90,12 @@ impl<L: EventLedger> EventProcessor<L> {
                         tracing::warn!(outcome = outcome.as_str(), reason = %reason, "event parked for review")
                     }
                     ProcessOutcome::Unchanged { reason, .. } => {
-                        tracing::info!(outcome = outcome.as_str(), tenant, reason = reason.as_str(), "event recorded")
+                        tracing::info!(
+                            outcome = outcome.as_str(),
+                            tenant,
+                            reason = reason.as_str(),
+                            "event recorded"
+                        )
                     }
                     _ => tracing::info!(outcome = outcome.as_str(), tenant, "event processed"),
                 }

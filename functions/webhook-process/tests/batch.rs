@@ -52,13 +52,22 @@ fn batch(bodies: &[String]) -> SqsEvent {
 }
 
 fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
 }
 
 #[tokio::test]
 async fn poison_messages_fail_alone_and_the_rest_of_the_batch_applies() {
     let processor = EventProcessor::new(MemoryStore::new(), ProcessingPolicy::default());
-    let good = serde_json::to_string(&envelope("evt_a", Some("org_a"), SubscriptionStatus::Active)).unwrap();
+    let good = serde_json::to_string(&envelope(
+        "evt_a",
+        Some("org_a"),
+        SubscriptionStatus::Active,
+    ))
+    .unwrap();
     let mut future = envelope("evt_b", Some("org_b"), SubscriptionStatus::Active);
     future.version = 99;
     let bodies = vec![
@@ -73,18 +82,38 @@ async fn poison_messages_fail_alone_and_the_rest_of_the_batch_applies() {
 
 #[tokio::test]
 async fn a_redelivered_batch_is_acknowledged_and_changes_nothing() {
-    let store = MemoryStore::new();
-    let processor = EventProcessor::new(store, ProcessingPolicy::default());
-    let body = serde_json::to_string(&envelope("evt_a", Some("org_a"), SubscriptionStatus::Active)).unwrap();
-    assert!(processor.handle(batch(&[body.clone()]), UnixTime(T)).await.batch_item_failures.is_empty());
-    assert!(processor.handle(batch(&[body.clone(), body]), UnixTime(T + 5)).await.batch_item_failures.is_empty());
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let processor = EventProcessor::new(store.clone(), ProcessingPolicy::default());
+    let body = serde_json::to_string(&envelope(
+        "evt_a",
+        Some("org_a"),
+        SubscriptionStatus::Active,
+    ))
+    .unwrap();
+    let first = processor
+        .handle(batch(std::slice::from_ref(&body)), UnixTime(T))
+        .await;
+    assert!(first.batch_item_failures.is_empty());
+    let tenant = TenantId::parse("org_a").unwrap();
+    let applied = store.get_subscription(&tenant).await.unwrap().unwrap();
+
+    let again = processor
+        .handle(batch(&[body.clone(), body]), UnixTime(T + 5))
+        .await;
+    assert!(again.batch_item_failures.is_empty());
+    let after = store.get_subscription(&tenant).await.unwrap().unwrap();
+    assert_eq!(
+        after, applied,
+        "same record, same revision, same updated_at"
+    );
 }
 
 #[tokio::test]
 async fn an_event_without_resolvable_tenant_is_parked_not_dropped() {
     let store = std::sync::Arc::new(MemoryStore::new());
     let processor = EventProcessor::new(store.clone(), ProcessingPolicy::default());
-    let body = serde_json::to_string(&envelope("evt_orphan", None, SubscriptionStatus::Active)).unwrap();
+    let body =
+        serde_json::to_string(&envelope("evt_orphan", None, SubscriptionStatus::Active)).unwrap();
     let response = processor.handle(batch(&[body]), UnixTime(T)).await;
     assert!(response.batch_item_failures.is_empty());
     let parked = store.parked();
@@ -97,7 +126,10 @@ struct FailingLedger(StoreError);
 
 #[async_trait]
 impl SubscriptionReader for FailingLedger {
-    async fn get_subscription(&self, _: &TenantId) -> Result<Option<StoredSubscription>, StoreError> {
+    async fn get_subscription(
+        &self,
+        _: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError> {
         Err(self.0.clone())
     }
 }
@@ -122,11 +154,22 @@ impl EventLedger for FailingLedger {
 
 #[tokio::test]
 async fn store_failures_return_the_message_to_the_queue() {
-    for error in [StoreError::Transient("throttled".into()), StoreError::Permanent("denied".into())] {
+    for error in [
+        StoreError::Transient("throttled".into()),
+        StoreError::Permanent("denied".into()),
+    ] {
         let processor = EventProcessor::new(FailingLedger(error), ProcessingPolicy::default());
-        let with_tenant = serde_json::to_string(&envelope("evt_a", Some("org_a"), SubscriptionStatus::Active)).unwrap();
-        let without = serde_json::to_string(&envelope("evt_b", None, SubscriptionStatus::Active)).unwrap();
-        let response = processor.handle(batch(&[with_tenant, without]), UnixTime(T)).await;
+        let with_tenant = serde_json::to_string(&envelope(
+            "evt_a",
+            Some("org_a"),
+            SubscriptionStatus::Active,
+        ))
+        .unwrap();
+        let without =
+            serde_json::to_string(&envelope("evt_b", None, SubscriptionStatus::Active)).unwrap();
+        let response = processor
+            .handle(batch(&[with_tenant, without]), UnixTime(T))
+            .await;
         assert_eq!(failed_ids(&response), ["m0", "m1"]);
     }
 }

@@ -3,7 +3,9 @@
 //! once the event is safely on the queue; any failure to queue is a 5xx so
 //! the provider retries and nothing is lost.
 
-use billing_domain::ports::{EventQueue, SecretSource, WebhookDelivery, WebhookError, WebhookVerifier};
+use billing_domain::ports::{
+    EventQueue, SecretSource, WebhookDelivery, WebhookError, WebhookVerifier,
+};
 use billing_domain::secrets::{SecretCache, SecretCachePolicy};
 use billing_domain::{Catalog, EventKind, Provider, UnixTime, WebhookEnvelope};
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
@@ -29,19 +31,44 @@ struct Accepted<'a> {
 }
 
 impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
-    pub fn new(queue: Q, secrets: SecretCache<S>, verifiers: Vec<Box<dyn WebhookVerifier>>, catalog: Catalog) -> Self {
-        Self { queue, secrets, verifiers, catalog }
+    pub fn new(
+        queue: Q,
+        secrets: SecretCache<S>,
+        verifiers: Vec<Box<dyn WebhookVerifier>>,
+        catalog: Catalog,
+    ) -> Self {
+        Self {
+            queue,
+            secrets,
+            verifiers,
+            catalog,
+        }
     }
 
     /// Reads `SECRET_CACHE_TTL_SECONDS` (default 300).
-    pub fn from_env(env: &Env, queue: Q, source: S, verifiers: Vec<Box<dyn WebhookVerifier>>) -> Result<Self, ConfigError> {
-        let catalog = billing_lambda::config::catalog()
-            .map_err(|e| ConfigError::Invalid { name: "infra/plans.json", reason: e.to_string() })?;
+    pub fn from_env(
+        env: &Env,
+        queue: Q,
+        source: S,
+        verifiers: Vec<Box<dyn WebhookVerifier>>,
+    ) -> Result<Self, ConfigError> {
+        let catalog = billing_lambda::config::catalog().map_err(|e| ConfigError::Invalid {
+            name: "infra/plans.json",
+            reason: e.to_string(),
+        })?;
         let policy = SecretCachePolicy {
-            ttl_seconds: env.parsed_or("SECRET_CACHE_TTL_SECONDS", SecretCachePolicy::default().ttl_seconds)?,
+            ttl_seconds: env.parsed_or(
+                "SECRET_CACHE_TTL_SECONDS",
+                SecretCachePolicy::default().ttl_seconds,
+            )?,
             ..SecretCachePolicy::default()
         };
-        Ok(Self::new(queue, SecretCache::new(source, policy), verifiers, catalog))
+        Ok(Self::new(
+            queue,
+            SecretCache::new(source, policy),
+            verifiers,
+            catalog,
+        ))
     }
 
     pub async fn handle(&self, request: Request, now: UnixTime) -> Response<Body> {
@@ -50,11 +77,21 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
             .path_parameters_ref()
             .and_then(|p| p.first("provider"))
             .map(str::to_owned)
-            .or_else(|| request.raw_http_path().rsplit('/').next().map(str::to_owned))
+            .or_else(|| {
+                request
+                    .raw_http_path()
+                    .rsplit('/')
+                    .next()
+                    .map(str::to_owned)
+            })
             .unwrap_or_default();
-        let span = tracing::info_span!("webhook", request_id = %request_id, provider = %provider_name);
+        let span =
+            tracing::info_span!("webhook", request_id = %request_id, provider = %provider_name);
         let _guard = span.enter();
-        match self.receive(&request, &provider_name, &request_id, now).await {
+        match self
+            .receive(&request, &provider_name, &request_id, now)
+            .await
+        {
             Ok(response) => response,
             Err(e) => {
                 tracing::warn!(status = e.status.as_u16(), code = e.code, reason = %e.message, "webhook refused");
@@ -63,32 +100,69 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
         }
     }
 
-    async fn receive(&self, request: &Request, provider_name: &str, request_id: &str, now: UnixTime) -> Result<Response<Body>, ApiError> {
+    async fn receive(
+        &self,
+        request: &Request,
+        provider_name: &str,
+        request_id: &str,
+        now: UnixTime,
+    ) -> Result<Response<Body>, ApiError> {
         if request.method() != Method::POST {
-            return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST"));
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "use POST",
+            ));
         }
         let verifier = provider_name
             .parse::<Provider>()
             .ok()
             .and_then(|p| self.verifiers.iter().find(|v| v.provider() == p))
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_provider", format!("no webhook endpoint for provider {provider_name:?}")))?;
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_provider",
+                    format!("no webhook endpoint for provider {provider_name:?}"),
+                )
+            })?;
         let provider = verifier.provider();
 
         let body = request::raw_body(request);
         if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("webhook bodies are limited to {MAX_BODY_BYTES} bytes")));
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("webhook bodies are limited to {MAX_BODY_BYTES} bytes"),
+            ));
         }
-        let delivery = WebhookDelivery { headers: request::headers(request), body: body.to_vec() };
+        let delivery = WebhookDelivery {
+            headers: request::headers(request),
+            body: body.to_vec(),
+        };
 
         let secrets = self.secrets.get(now).await.map_err(|e| {
             tracing::error!(error = %e, "provider secrets unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_unavailable", "try again later")
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "secrets_unavailable",
+                "try again later",
+            )
         })?;
-        let mut verified = verifier.verify_and_parse(&delivery, secrets.webhook_secrets(provider), now, &self.catalog);
+        let mut verified = verifier.verify_and_parse(
+            &delivery,
+            secrets.webhook_secrets(provider),
+            now,
+            &self.catalog,
+        );
         if let Err(e) = &verified {
             if e.may_be_rotated_secret() {
                 if let Some(fresh) = self.secrets.refresh_after_failed_signature(now).await {
-                    verified = verifier.verify_and_parse(&delivery, fresh.webhook_secrets(provider), now, &self.catalog);
+                    verified = verifier.verify_and_parse(
+                        &delivery,
+                        fresh.webhook_secrets(provider),
+                        now,
+                        &self.catalog,
+                    );
                 }
             }
         }
@@ -101,7 +175,13 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
 
         if matches!(event.kind, EventKind::Unknown) {
             tracing::info!(outcome = "ignored", "event type not handled; acknowledged");
-            return Ok(json_response(StatusCode::OK, &Accepted { received: true, event_id: &event.event_id }));
+            return Ok(json_response(
+                StatusCode::OK,
+                &Accepted {
+                    received: true,
+                    event_id: &event.event_id,
+                },
+            ));
         }
         let raw = String::from_utf8(body.to_vec())
             .map_err(|_| ApiError::bad_request("invalid_payload", "webhook body is not UTF-8"))?;
@@ -111,7 +191,13 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "enqueue_failed", "event not accepted; retry")
         })?;
         tracing::info!(outcome = "queued", "webhook accepted");
-        Ok(json_response(StatusCode::OK, &Accepted { received: true, event_id: &envelope.event_id }))
+        Ok(json_response(
+            StatusCode::OK,
+            &Accepted {
+                received: true,
+                event_id: &envelope.event_id,
+            },
+        ))
     }
 }
 

@@ -12,9 +12,18 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let env = Env::from_process();
     let sdk = load_sdk_config().await;
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), env.required("BILLING_QUEUE_URL")?);
-    let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk), env.required("BILLING_SECRET_ID")?);
-    let tolerance = env.parsed_or("WEBHOOK_TOLERANCE_SECONDS", billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS)?;
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        env.required("BILLING_QUEUE_URL")?,
+    );
+    let secrets = SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        env.required("BILLING_SECRET_ID")?,
+    );
+    let tolerance = env.parsed_or(
+        "WEBHOOK_TOLERANCE_SECONDS",
+        billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
+    )?;
     let verifiers: Vec<Box<dyn billing_domain::ports::WebhookVerifier>> =
         vec![Box::new(StripeWebhooks::with_tolerance_seconds(tolerance))];
     let receiver = WebhookReceiver::from_env(&env, queue, secrets, verifiers)?;

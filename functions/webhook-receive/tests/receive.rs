@@ -13,7 +13,8 @@ use std::sync::Arc;
 use webhook_receive::{WebhookReceiver, MAX_BODY_BYTES};
 
 const DEV_SECRETS: &str = include_str!("../../../infra/dev-secrets.json");
-const OTHER_SECRET: &str = r#"{"stripe":{"apiKey":"sk_test_x","webhookSecrets":["whsec_some_other_secret"]}}"#;
+const OTHER_SECRET: &str =
+    r#"{"stripe":{"apiKey":"sk_test_x","webhookSecrets":["whsec_some_other_secret"]}}"#;
 
 fn events_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
@@ -38,7 +39,15 @@ fn stripe_samples() -> Vec<String> {
 /// The signing time in the sample's `stripe-signature` header.
 fn signed_at(event: &Value) -> UnixTime {
     let header = event["headers"]["stripe-signature"].as_str().unwrap();
-    UnixTime(header.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap())
+    UnixTime(
+        header
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap(),
+    )
 }
 
 fn request(event: &Value) -> Request {
@@ -53,13 +62,22 @@ fn receiver(secrets: &str) -> (Receiver, Arc<MemoryQueue>, Arc<StaticSecrets>) {
     let verifiers: Vec<Box<dyn WebhookVerifier>> = vec![Box::new(StripeWebhooks::new())];
     let catalog = billing_lambda::config::catalog().unwrap();
     let cache = SecretCache::new(source.clone(), SecretCachePolicy::default());
-    (WebhookReceiver::new(queue.clone(), cache, verifiers, catalog), queue, source)
+    (
+        WebhookReceiver::new(queue.clone(), cache, verifiers, catalog),
+        queue,
+        source,
+    )
 }
 
 async fn call(receiver: &Receiver, event: &Value, now: UnixTime) -> (u16, Value) {
     let response = receiver.handle(request(event), now).await;
-    let Body::Text(text) = response.body() else { panic!("JSON text body") };
-    (response.status().as_u16(), serde_json::from_str(text).unwrap())
+    let Body::Text(text) = response.body() else {
+        panic!("JSON text body")
+    };
+    (
+        response.status().as_u16(),
+        serde_json::from_str(text).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -72,16 +90,25 @@ async fn every_signed_sample_delivery_is_accepted_and_handled_ones_are_queued() 
         assert_eq!(body["received"], true);
         let queued = queue.drain();
         if name.contains("unhandled") {
-            assert!(queued.is_empty(), "{name}: unknown event types are acknowledged, not queued");
+            assert!(
+                queued.is_empty(),
+                "{name}: unknown event types are acknowledged, not queued"
+            );
         } else {
             assert_eq!(queued.len(), 1, "{name}");
             let envelope = &queued[0];
             assert_eq!(envelope.event_id, body["eventId"].as_str().unwrap());
             assert!(!matches!(envelope.event.kind, EventKind::Unknown));
-            assert_eq!(envelope.request_id, event["requestContext"]["requestId"].as_str().unwrap());
+            assert_eq!(
+                envelope.request_id,
+                event["requestContext"]["requestId"].as_str().unwrap()
+            );
             // The audit copy is the signed body, byte for byte.
             let raw = request(&event);
-            assert_eq!(envelope.raw_payload.as_bytes(), billing_lambda::request::raw_body(&raw));
+            assert_eq!(
+                envelope.raw_payload.as_bytes(),
+                billing_lambda::request::raw_body(&raw)
+            );
         }
     }
 }
@@ -95,9 +122,16 @@ async fn a_tampered_body_is_refused_and_nothing_is_queued() {
     let (receiver, queue, _) = receiver(DEV_SECRETS);
     let mut event = checkout_sample();
     let now = signed_at(&event);
-    event["body"] = event["body"].as_str().unwrap().replace("org_acme", "org_evil").into();
+    event["body"] = event["body"]
+        .as_str()
+        .unwrap()
+        .replace("org_acme", "org_evil")
+        .into();
     let (status, body) = call(&receiver, &event, now).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_signature")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_signature"))
+    );
     assert!(queue.drain().is_empty());
 }
 
@@ -107,17 +141,29 @@ async fn stale_missing_and_malformed_signatures_are_400() {
     let event = checkout_sample();
     let now = signed_at(&event);
     let (status, body) = call(&receiver, &event, now.plus_seconds(301)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("stale_timestamp")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("stale_timestamp"))
+    );
 
     let mut missing = event.clone();
-    missing["headers"].as_object_mut().unwrap().remove("stripe-signature");
+    missing["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("stripe-signature");
     let (status, body) = call(&receiver, &missing, now).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("missing_signature")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("missing_signature"))
+    );
 
     let mut garbage = event.clone();
     garbage["headers"]["stripe-signature"] = "nonsense".into();
     let (status, body) = call(&receiver, &garbage, now).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_signature")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("malformed_signature"))
+    );
     assert!(queue.drain().is_empty());
 }
 
@@ -129,7 +175,10 @@ async fn unknown_provider_is_404_and_oversized_body_is_413() {
     event["pathParameters"]["provider"] = "acme-pay".into();
     event["rawPath"] = "/billing/webhooks/acme-pay".into();
     let (status, body) = call(&receiver, &event, now).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_provider")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_provider"))
+    );
 
     let mut big = checkout_sample();
     big["isBase64Encoded"] = false.into();
@@ -142,10 +191,16 @@ async fn unknown_provider_is_404_and_oversized_body_is_413() {
 async fn a_failed_enqueue_is_a_5xx_so_the_provider_retries() {
     let (receiver, queue, _) = receiver(DEV_SECRETS);
     let event = checkout_sample();
-    for error in [QueueError::Transient("throttled".into()), QueueError::Permanent("access denied".into())] {
+    for error in [
+        QueueError::Transient("throttled".into()),
+        QueueError::Permanent("access denied".into()),
+    ] {
         queue.fail_with(Some(error));
         let (status, body) = call(&receiver, &event, signed_at(&event)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("enqueue_failed")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("enqueue_failed"))
+        );
     }
     // The provider's retry succeeds once the queue is back.
     queue.fail_with(None);
@@ -159,7 +214,10 @@ async fn unreadable_secrets_are_503() {
     let (receiver, _, _) = receiver("not json");
     let event = checkout_sample();
     let (status, body) = call(&receiver, &event, signed_at(&event)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("secrets_unavailable")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("secrets_unavailable"))
+    );
 }
 
 #[tokio::test]
@@ -189,7 +247,12 @@ async fn a_delivery_signed_with_any_listed_secret_is_accepted() {
     let now = signed_at(&event);
     let raw = request(&event);
     let body = billing_lambda::request::raw_body(&raw).to_vec();
-    event["headers"]["stripe-signature"] = sign(&billing_domain::secrets::WebhookSecret::new("whsec_old_one"), now, &body).into();
+    event["headers"]["stripe-signature"] = sign(
+        &billing_domain::secrets::WebhookSecret::new("whsec_old_one"),
+        now,
+        &body,
+    )
+    .into();
     let (status, _) = call(&receiver, &event, now).await;
     assert_eq!(status, 200);
     assert_eq!(queue.drain().len(), 1);

@@ -40,7 +40,11 @@ impl Default for GracePolicy {
 }
 
 /// The access a subscription grants at `now`.
-pub fn access_level(subscription: &Subscription, now: UnixTime, policy: &GracePolicy) -> AccessLevel {
+pub fn access_level(
+    subscription: &Subscription,
+    now: UnixTime,
+    policy: &GracePolicy,
+) -> AccessLevel {
     match subscription.status {
         SubscriptionStatus::Trialing | SubscriptionStatus::Active => AccessLevel::Full,
         SubscriptionStatus::PastDue => {
@@ -68,7 +72,11 @@ mod tests {
     use crate::ids::{Provider, TenantId};
 
     fn with_status(status: SubscriptionStatus, past_due_since: Option<i64>) -> Subscription {
-        let mut s = Subscription::new(TenantId::parse("t1").unwrap(), Provider::Stripe, UnixTime(0));
+        let mut s = Subscription::new(
+            TenantId::parse("t1").unwrap(),
+            Provider::Stripe,
+            UnixTime(0),
+        );
         s.status = status;
         s.past_due_since = past_due_since.map(UnixTime);
         s
@@ -96,19 +104,31 @@ mod tests {
     fn past_due_grace_ends_exactly_after_the_configured_period() {
         let policy = GracePolicy::days(7);
         let sub = with_status(SubscriptionStatus::PastDue, Some(0));
-        assert_eq!(access_level(&sub, UnixTime(7 * 86_400 - 1), &policy), AccessLevel::Grace);
-        assert_eq!(access_level(&sub, UnixTime(7 * 86_400), &policy), AccessLevel::None);
+        assert_eq!(
+            access_level(&sub, UnixTime(7 * 86_400 - 1), &policy),
+            AccessLevel::Grace
+        );
+        assert_eq!(
+            access_level(&sub, UnixTime(7 * 86_400), &policy),
+            AccessLevel::None
+        );
     }
 
     #[test]
     fn zero_day_grace_means_past_due_has_no_access() {
         let sub = with_status(SubscriptionStatus::PastDue, Some(100));
-        assert_eq!(access_level(&sub, UnixTime(100), &GracePolicy::days(0)), AccessLevel::None);
+        assert_eq!(
+            access_level(&sub, UnixTime(100), &GracePolicy::days(0)),
+            AccessLevel::None
+        );
     }
 
     #[test]
     fn past_due_without_an_anchor_fails_closed() {
         let sub = with_status(SubscriptionStatus::PastDue, None);
-        assert_eq!(access_level(&sub, UnixTime(1), &GracePolicy::default()), AccessLevel::None);
+        assert_eq!(
+            access_level(&sub, UnixTime(1), &GracePolicy::default()),
+            AccessLevel::None
+        );
     }
 }

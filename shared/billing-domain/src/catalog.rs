@@ -70,7 +70,10 @@ pub enum CatalogError {
     #[error("plan code {0:?} must be lowercase letters, digits, '-' or '_'")]
     BadCode(String),
     #[error("{provider} price id {price_id:?} is mapped by more than one plan")]
-    DuplicatePriceId { provider: Provider, price_id: String },
+    DuplicatePriceId {
+        provider: Provider,
+        price_id: String,
+    },
     #[error("active paid plan {0:?} maps to no provider price, so nobody could buy it")]
     UnpurchasablePlan(String),
     #[error("plan {0:?} has a negative price")]
@@ -186,9 +189,16 @@ mod tests {
     #[test]
     fn valid_catalog_resolves_codes_prices_and_active_plans() {
         let catalog = Catalog::from_json(VALID).unwrap();
-        assert_eq!(catalog.plan("pro").unwrap().price_id(Provider::Stripe), Some("price_pro"));
         assert_eq!(
-            catalog.plan_for_price(Provider::Stripe, "price_legacy").unwrap().code.as_str(),
+            catalog.plan("pro").unwrap().price_id(Provider::Stripe),
+            Some("price_pro")
+        );
+        assert_eq!(
+            catalog
+                .plan_for_price(Provider::Stripe, "price_legacy")
+                .unwrap()
+                .code
+                .as_str(),
             "legacy"
         );
         let active: Vec<_> = catalog.active_plans().map(|p| p.code.as_str()).collect();
@@ -237,14 +247,23 @@ mod tests {
     #[test]
     fn bad_codes_negative_prices_paid_free_and_unknown_fields_are_rejected() {
         let upper = FREE.replace("\"free\"", "\"Free Plan\"");
-        assert!(matches!(with_plans(&format!("{FREE},{upper}")), Err(CatalogError::BadCode(_))));
+        assert!(matches!(
+            with_plans(&format!("{FREE},{upper}")),
+            Err(CatalogError::BadCode(_))
+        ));
         let neg = r#"{"code":"n","displayName":"N","interval":"month","active":false,"price":{"amount_minor":-1,"currency":"usd"}}"#;
-        assert_eq!(with_plans(&format!("{FREE},{neg}")), Err(CatalogError::NegativePrice("n".into())));
+        assert_eq!(
+            with_plans(&format!("{FREE},{neg}")),
+            Err(CatalogError::NegativePrice("n".into()))
+        );
         let paid_free = FREE.replace("\"amount_minor\":0", "\"amount_minor\":5");
         assert_eq!(with_plans(&paid_free), Err(CatalogError::FreePlanIsPaid));
         let typo = FREE.replace("\"active\"", "\"actve\"");
         assert!(matches!(with_plans(&typo), Err(CatalogError::Malformed(_))));
         let float_price = FREE.replace("\"amount_minor\":0", "\"amount_minor\":0.5");
-        assert!(matches!(with_plans(&float_price), Err(CatalogError::Malformed(_))));
+        assert!(matches!(
+            with_plans(&float_price),
+            Err(CatalogError::Malformed(_))
+        ));
     }
 }

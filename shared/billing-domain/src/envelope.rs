@@ -23,7 +23,12 @@ pub struct WebhookEnvelope {
 impl WebhookEnvelope {
     pub const VERSION: u32 = 1;
 
-    pub fn new(event: ProviderEvent, raw_payload: String, received_at: UnixTime, request_id: String) -> Self {
+    pub fn new(
+        event: ProviderEvent,
+        raw_payload: String,
+        received_at: UnixTime,
+        request_id: String,
+    ) -> Self {
         Self {
             version: Self::VERSION,
             provider: event.provider,

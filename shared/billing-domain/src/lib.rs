@@ -18,7 +18,7 @@ pub mod subscription;
 pub mod transition;
 
 pub use access::{access_level, AccessLevel, GracePolicy};
-pub use catalog::{Catalog, CatalogError, Entitlements, EntitlementValue, Interval, Plan};
+pub use catalog::{Catalog, CatalogError, EntitlementValue, Entitlements, Interval, Plan};
 pub use envelope::WebhookEnvelope;
 pub use event::{
     CheckoutDetails, EventKind, EventOrder, InvoiceDetails, ProviderEvent, SnapshotChange,

@@ -112,7 +112,10 @@ impl WebhookError {
     /// Worth one refresh of the secrets before refusing: the provider may be
     /// signing with a secret rotated after our cache was filled.
     pub fn may_be_rotated_secret(&self) -> bool {
-        matches!(self, WebhookError::InvalidSignature | WebhookError::NoSecretConfigured)
+        matches!(
+            self,
+            WebhookError::InvalidSignature | WebhookError::NoSecretConfigured
+        )
     }
 }
 
@@ -197,7 +200,10 @@ pub struct ParkedEvent {
 
 #[async_trait]
 pub trait SubscriptionReader: Send + Sync {
-    async fn get_subscription(&self, tenant: &TenantId) -> Result<Option<StoredSubscription>, StoreError>;
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError>;
 }
 
 #[async_trait]
@@ -208,12 +214,21 @@ pub trait TenantDirectory: Send + Sync {
 /// The provider customer created for a tenant before its first checkout.
 #[async_trait]
 pub trait CustomerRegistry: Send + Sync {
-    async fn customer_id(&self, tenant: &TenantId, provider: Provider) -> Result<Option<String>, StoreError>;
+    async fn customer_id(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Records `customer_id` as the tenant's customer and maps it back to the
     /// tenant, unless the tenant already has one: then the existing id is
     /// returned and nothing is written (first writer wins).
-    async fn claim_customer(&self, tenant: &TenantId, provider: Provider, customer_id: &str) -> Result<String, StoreError>;
+    async fn claim_customer(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        customer_id: &str,
+    ) -> Result<String, StoreError>;
 }
 
 /// Where webhook-process commits events.
@@ -267,10 +282,17 @@ pub trait BillingGateway: Send + Sync {
     /// idempotency key, so a retried call does not make a second customer.
     async fn create_customer(&self, tenant: &TenantId) -> Result<String, ProviderError>;
 
-    async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError>;
+    async fn create_checkout_session(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, ProviderError>;
 
     /// A hosted page where the customer manages payment methods and cancels.
-    async fn create_portal_session(&self, customer_id: &str, return_url: &str) -> Result<String, ProviderError>;
+    async fn create_portal_session(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, ProviderError>;
 }
 
 /// One webhook delivery as received: header names lowercased, body untouched.
@@ -309,7 +331,10 @@ pub trait WebhookVerifier: Send + Sync {
 
 #[async_trait]
 impl<T: SubscriptionReader + ?Sized> SubscriptionReader for std::sync::Arc<T> {
-    async fn get_subscription(&self, tenant: &TenantId) -> Result<Option<StoredSubscription>, StoreError> {
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError> {
         (**self).get_subscription(tenant).await
     }
 }
@@ -323,11 +348,20 @@ impl<T: TenantDirectory + ?Sized> TenantDirectory for std::sync::Arc<T> {
 
 #[async_trait]
 impl<T: CustomerRegistry + ?Sized> CustomerRegistry for std::sync::Arc<T> {
-    async fn customer_id(&self, tenant: &TenantId, provider: Provider) -> Result<Option<String>, StoreError> {
+    async fn customer_id(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<String>, StoreError> {
         (**self).customer_id(tenant, provider).await
     }
 
-    async fn claim_customer(&self, tenant: &TenantId, provider: Provider, customer_id: &str) -> Result<String, StoreError> {
+    async fn claim_customer(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        customer_id: &str,
+    ) -> Result<String, StoreError> {
         (**self).claim_customer(tenant, provider, customer_id).await
     }
 }

@@ -92,10 +92,18 @@ fn references(envelope: &WebhookEnvelope) -> Vec<ProviderRef> {
     let event = &envelope.event;
     let mut refs = Vec::new();
     if let Some(id) = event.subscription_id() {
-        refs.push(ProviderRef { provider: event.provider, kind: RefKind::Subscription, id: id.to_owned() });
+        refs.push(ProviderRef {
+            provider: event.provider,
+            kind: RefKind::Subscription,
+            id: id.to_owned(),
+        });
     }
     if let Some(id) = event.customer_id() {
-        refs.push(ProviderRef { provider: event.provider, kind: RefKind::Customer, id: id.to_owned() });
+        refs.push(ProviderRef {
+            provider: event.provider,
+            kind: RefKind::Customer,
+            id: id.to_owned(),
+        });
     }
     refs
 }
@@ -136,7 +144,12 @@ pub async fn process_envelope(
 
     for _ in 0..policy.max_conflict_retries {
         let stored = ledger.get_subscription(&tenant).await?;
-        let transition = apply_event(stored.as_ref().map(|s| &s.subscription), &tenant, event, now);
+        let transition = apply_event(
+            stored.as_ref().map(|s| &s.subscription),
+            &tenant,
+            event,
+            now,
+        );
         let (write, unchanged) = match transition {
             Transition::Applied(next) => (
                 Some(SubscriptionWrite {
@@ -152,7 +165,11 @@ pub async fn process_envelope(
             event_id: event.event_id.clone(),
             tenant: tenant.clone(),
             dedupe_expires_at: now.plus_seconds(policy.dedupe_ttl_seconds),
-            claims: if write.is_some() { refs.clone() } else { Vec::new() },
+            claims: if write.is_some() {
+                refs.clone()
+            } else {
+                Vec::new()
+            },
             write,
         };
         match ledger.commit(&commit).await? {
@@ -165,7 +182,13 @@ pub async fn process_envelope(
             CommitOutcome::Duplicate => return Ok(ProcessOutcome::Duplicate { tenant }),
             CommitOutcome::RevisionConflict => continue,
             CommitOutcome::ClaimedByOtherTenant { reference } => {
-                return park(ledger, envelope, now, format!("{reference} belongs to another tenant than {tenant}")).await;
+                return park(
+                    ledger,
+                    envelope,
+                    now,
+                    format!("{reference} belongs to another tenant than {tenant}"),
+                )
+                .await;
             }
         }
     }
@@ -179,7 +202,11 @@ async fn park(
     reason: String,
 ) -> Result<ProcessOutcome, ProcessError> {
     ledger
-        .park(&ParkedEvent { envelope: envelope.clone(), reason: reason.clone(), parked_at: now })
+        .park(&ParkedEvent {
+            envelope: envelope.clone(),
+            reason: reason.clone(),
+            parked_at: now,
+        })
         .await?;
     Ok(ProcessOutcome::Parked { reason })
 }

@@ -74,13 +74,17 @@ impl ProviderSecrets {
     /// Parses the secret's JSON. Unknown provider names are skipped (a secret
     /// may be shared with a newer deployment); malformed entries are errors.
     pub fn from_json(json: &str) -> Result<Self, SecretError> {
-        let raw: BTreeMap<String, serde_json::Value> = serde_json::from_str(json)
-            .map_err(|e| SecretError::Malformed(format!("not a JSON object: {}", e.classify_name())))?;
+        let raw: BTreeMap<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| {
+            SecretError::Malformed(format!("not a JSON object: {}", e.classify_name()))
+        })?;
         let mut providers = BTreeMap::new();
         for (name, value) in raw {
-            let Ok(provider) = name.parse::<Provider>() else { continue };
-            let credentials: ProviderCredentials = serde_json::from_value(value)
-                .map_err(|_| SecretError::Malformed(format!("entry {name:?} is not a credentials object")))?;
+            let Ok(provider) = name.parse::<Provider>() else {
+                continue;
+            };
+            let credentials: ProviderCredentials = serde_json::from_value(value).map_err(|_| {
+                SecretError::Malformed(format!("entry {name:?} is not a credentials object"))
+            })?;
             providers.insert(provider, credentials);
         }
         Ok(Self { providers })
@@ -163,7 +167,9 @@ impl<S: SecretSource> SecretCache<S> {
             state.secrets.clone().map(|s| (s, state.fetched_at))
         };
         match cached {
-            Some((secrets, fetched_at)) if now.0 - fetched_at < self.policy.ttl_seconds => Ok(secrets),
+            Some((secrets, fetched_at)) if now.0 - fetched_at < self.policy.ttl_seconds => {
+                Ok(secrets)
+            }
             Some((stale, _)) => Ok(self.fetch(now).await.unwrap_or(stale)),
             None => self.fetch(now).await,
         }
@@ -172,7 +178,10 @@ impl<S: SecretSource> SecretCache<S> {
     /// Refetches after a signature failed to verify. `None` when a forced
     /// refresh ran too recently or the fetch failed: the caller answers with
     /// the original failure.
-    pub async fn refresh_after_failed_signature(&self, now: UnixTime) -> Option<Arc<ProviderSecrets>> {
+    pub async fn refresh_after_failed_signature(
+        &self,
+        now: UnixTime,
+    ) -> Option<Arc<ProviderSecrets>> {
         {
             let mut state = self.lock();
             if let Some(last) = state.last_forced_at {
@@ -218,7 +227,11 @@ mod tests {
 
     #[test]
     fn malformed_secret_errors_never_echo_the_secret() {
-        for bad in [r#"{"stripe": "sk_live_oops"}"#, r#"sk_live_oops"#, r#"{"stripe":{"webhookSecrets":"whsec_x"}}"#] {
+        for bad in [
+            r#"{"stripe": "sk_live_oops"}"#,
+            r#"sk_live_oops"#,
+            r#"{"stripe":{"webhookSecrets":"whsec_x"}}"#,
+        ] {
             let err = ProviderSecrets::from_json(bad).unwrap_err().to_string();
             assert!(!err.contains("oops") && !err.contains("whsec_x"), "{err}");
         }
@@ -228,7 +241,10 @@ mod tests {
     fn debug_output_redacts_secrets() {
         let secrets = ProviderSecrets::from_json(SECRET).unwrap();
         let shown = format!("{secrets:?}");
-        assert!(!shown.contains("sk_test_1") && !shown.contains("whsec_a"), "{shown}");
+        assert!(
+            !shown.contains("sk_test_1") && !shown.contains("whsec_a"),
+            "{shown}"
+        );
     }
 
     /// Counts fetches; returns the JSON currently set, or fails when empty.
@@ -251,8 +267,14 @@ mod tests {
 
     fn cache() -> SecretCache<CountingSource> {
         SecretCache::new(
-            CountingSource { fetches: AtomicUsize::new(0), json: Mutex::new(SECRET.into()) },
-            SecretCachePolicy { ttl_seconds: 300, min_forced_refresh_seconds: 30 },
+            CountingSource {
+                fetches: AtomicUsize::new(0),
+                json: Mutex::new(SECRET.into()),
+            },
+            SecretCachePolicy {
+                ttl_seconds: 300,
+                min_forced_refresh_seconds: 30,
+            },
         )
     }
 
@@ -298,13 +320,23 @@ mod tests {
     fn forced_refresh_picks_up_a_rotated_secret_but_is_rate_limited() {
         let cache = cache();
         block(cache.get(UnixTime(0))).unwrap();
-        *cache.source.json.lock().unwrap() = r#"{"stripe":{"apiKey":"k","webhookSecrets":["whsec_new"]}}"#.into();
+        *cache.source.json.lock().unwrap() =
+            r#"{"stripe":{"apiKey":"k","webhookSecrets":["whsec_new"]}}"#.into();
         let fresh = block(cache.refresh_after_failed_signature(UnixTime(10))).unwrap();
-        assert_eq!(fresh.webhook_secrets(Provider::Stripe), [WebhookSecret::new("whsec_new")]);
+        assert_eq!(
+            fresh.webhook_secrets(Provider::Stripe),
+            [WebhookSecret::new("whsec_new")]
+        );
         assert!(block(cache.refresh_after_failed_signature(UnixTime(20))).is_none());
         assert!(block(cache.refresh_after_failed_signature(UnixTime(40))).is_some());
         assert_eq!(cache.source.fetches.load(Ordering::SeqCst), 3);
         // The forced refresh also served later reads.
-        assert_eq!(block(cache.get(UnixTime(41))).unwrap().webhook_secrets(Provider::Stripe).len(), 1);
+        assert_eq!(
+            block(cache.get(UnixTime(41)))
+                .unwrap()
+                .webhook_secrets(Provider::Stripe)
+                .len(),
+            1
+        );
     }
 }

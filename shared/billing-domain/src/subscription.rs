@@ -105,8 +105,7 @@ impl Subscription {
             None => true,
             Some(s) => {
                 c.order > s.order
-                    && c.value.subscription_id.as_deref()
-                        != Some(s.value.subscription_id.as_str())
+                    && c.value.subscription_id.as_deref() != Some(s.value.subscription_id.as_str())
             }
         });
 

@@ -65,12 +65,20 @@ pub fn apply_event(
         }
         EventKind::CheckoutCompleted(checkout) => keep_newest(
             &mut sources.checkout,
-            Facet { order, provider, value: checkout.clone() },
+            Facet {
+                order,
+                provider,
+                value: checkout.clone(),
+            },
             |f| f.order.clone(),
         ),
         EventKind::SubscriptionSnapshot { snapshot, .. } => keep_newest(
             &mut sources.snapshot,
-            Facet { order, provider, value: snapshot.clone() },
+            Facet {
+                order,
+                provider,
+                value: snapshot.clone(),
+            },
             |f| f.order.clone(),
         ),
         EventKind::SubscriptionDeleted { snapshot } => {
@@ -78,7 +86,11 @@ pub fn apply_event(
             snapshot.status = SubscriptionStatus::Canceled;
             keep_newest(
                 &mut sources.snapshot,
-                Facet { order, provider, value: snapshot },
+                Facet {
+                    order,
+                    provider,
+                    value: snapshot,
+                },
                 |f| f.order.clone(),
             )
         }
@@ -91,7 +103,10 @@ pub fn apply_event(
                 Facet {
                     order,
                     provider,
-                    value: InvoiceOutcome { invoice: invoice.clone(), paid },
+                    value: InvoiceOutcome {
+                        invoice: invoice.clone(),
+                        paid,
+                    },
                 },
                 |f| {
                     (
@@ -113,11 +128,7 @@ pub fn apply_event(
 }
 
 /// Replaces `slot` with `candidate` if the candidate sorts strictly after it.
-fn keep_newest<T, K: Ord>(
-    slot: &mut Option<T>,
-    candidate: T,
-    key: impl Fn(&T) -> K,
-) -> bool {
+fn keep_newest<T, K: Ord>(slot: &mut Option<T>, candidate: T, key: impl Fn(&T) -> K) -> bool {
     let newer = slot.as_ref().is_none_or(|held| key(&candidate) > key(held));
     if newer {
         *slot = Some(candidate);

@@ -21,8 +21,14 @@ mod tests {
 
     #[test]
     fn formats_unix_seconds_as_utc_rfc3339() {
-        assert_eq!(rfc3339(UnixTime(0)).as_deref(), Some("1970-01-01T00:00:00Z"));
-        assert_eq!(rfc3339(UnixTime(1_714_564_800)).as_deref(), Some("2024-05-01T12:00:00Z"));
+        assert_eq!(
+            rfc3339(UnixTime(0)).as_deref(),
+            Some("1970-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            rfc3339(UnixTime(1_714_564_800)).as_deref(),
+            Some("2024-05-01T12:00:00Z")
+        );
         assert_eq!(rfc3339(UnixTime(i64::MAX)), None);
     }
 }

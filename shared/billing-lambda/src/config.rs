@@ -29,12 +29,17 @@ pub struct Env {
 
 impl Env {
     pub fn from_process() -> Self {
-        Self { vars: std::env::vars().collect() }
+        Self {
+            vars: std::env::vars().collect(),
+        }
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Self {
-            vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         }
     }
 

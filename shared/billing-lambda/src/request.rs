@@ -12,13 +12,19 @@ use lambda_http::{Body, Request, RequestExt};
 /// verified. A request without verified claims never reaches a tenant.
 pub fn tenant(request: &Request, claim: &str) -> Result<TenantId, ApiError> {
     let claims = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
-        }
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
         _ => None,
     };
     let Some(claims) = claims else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a valid bearer token is required",
+        ));
     };
     let Some(raw) = claims.get(claim) else {
         return Err(ApiError::new(
@@ -27,7 +33,8 @@ pub fn tenant(request: &Request, claim: &str) -> Result<TenantId, ApiError> {
             format!("the token has no {claim:?} claim naming a tenant"),
         ));
     };
-    TenantId::parse(raw).map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "invalid_tenant", e.to_string()))
+    TenantId::parse(raw)
+        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "invalid_tenant", e.to_string()))
 }
 
 /// API Gateway's request id, else the Lambda invocation's, for log correlation.
@@ -59,7 +66,9 @@ pub fn headers(request: &Request) -> Vec<(String, String)> {
     request
         .headers()
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
         .collect()
 }
 
@@ -95,16 +104,25 @@ mod tests {
 
     #[test]
     fn tenant_comes_from_the_configured_claim() {
-        let req = v2(Some(serde_json::json!({"tenant_id": "org_1", "org": "org_2"})), None);
+        let req = v2(
+            Some(serde_json::json!({"tenant_id": "org_1", "org": "org_2"})),
+            None,
+        );
         assert_eq!(tenant(&req, "tenant_id").unwrap().as_str(), "org_1");
         assert_eq!(tenant(&req, "org").unwrap().as_str(), "org_2");
     }
 
     #[test]
     fn missing_authorizer_is_401_and_missing_or_bad_claim_is_403() {
-        assert_eq!(tenant(&v2(None, None), "tenant_id").unwrap_err().status, 401);
+        assert_eq!(
+            tenant(&v2(None, None), "tenant_id").unwrap_err().status,
+            401
+        );
         let no_claim = v2(Some(serde_json::json!({"sub": "u1"})), None);
-        assert_eq!(tenant(&no_claim, "tenant_id").unwrap_err().code, "no_tenant");
+        assert_eq!(
+            tenant(&no_claim, "tenant_id").unwrap_err().code,
+            "no_tenant"
+        );
         let bad = v2(Some(serde_json::json!({"tenant_id": "a#b"})), None);
         assert_eq!(tenant(&bad, "tenant_id").unwrap_err().status, 403);
     }

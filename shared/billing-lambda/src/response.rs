@@ -16,7 +16,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -35,7 +39,12 @@ impl ApiError {
         }
         json_response(
             self.status,
-            &Envelope { error: Inner { code: self.code, message: &self.message } },
+            &Envelope {
+                error: Inner {
+                    code: self.code,
+                    message: &self.message,
+                },
+            },
         )
     }
 }
@@ -49,7 +58,9 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
             return Response::builder()
                 .status(StatusCode::INTERNAL_SERVER_ERROR)
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(r#"{"error":{"code":"internal","message":"response could not be encoded"}}"#))
+                .body(Body::from(
+                    r#"{"error":{"code":"internal","message":"response could not be encoded"}}"#,
+                ))
                 .expect("static response is valid");
         }
     };
@@ -70,8 +81,13 @@ mod tests {
         let response = ApiError::bad_request("unknown_plan", "no plan \"gold\"").into_response();
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()["content-type"], "application/json");
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         let json: serde_json::Value = serde_json::from_str(text).unwrap();
-        assert_eq!(json, serde_json::json!({"error": {"code": "unknown_plan", "message": "no plan \"gold\""}}));
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "unknown_plan", "message": "no plan \"gold\""}})
+        );
     }
 }

@@ -3,4 +3,4 @@
 //! `store_contract` checks any store against them.
 
 pub mod memory;
-
+pub mod store_contract;

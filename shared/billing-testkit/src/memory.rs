@@ -43,7 +43,10 @@ impl MemoryStore {
 
 #[async_trait]
 impl SubscriptionReader for MemoryStore {
-    async fn get_subscription(&self, tenant: &TenantId) -> Result<Option<StoredSubscription>, StoreError> {
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError> {
         Ok(self.tables().subscriptions.get(tenant).cloned())
     }
 }
@@ -57,11 +60,24 @@ impl TenantDirectory for MemoryStore {
 
 #[async_trait]
 impl CustomerRegistry for MemoryStore {
-    async fn customer_id(&self, tenant: &TenantId, provider: Provider) -> Result<Option<String>, StoreError> {
-        Ok(self.tables().customers.get(&(tenant.clone(), provider)).cloned())
+    async fn customer_id(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .tables()
+            .customers
+            .get(&(tenant.clone(), provider))
+            .cloned())
     }
 
-    async fn claim_customer(&self, tenant: &TenantId, provider: Provider, customer_id: &str) -> Result<String, StoreError> {
+    async fn claim_customer(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        customer_id: &str,
+    ) -> Result<String, StoreError> {
         let mut t = self.tables();
         if let Some(existing) = t.customers.get(&(tenant.clone(), provider)) {
             return Ok(existing.clone());
@@ -73,11 +89,14 @@ impl CustomerRegistry for MemoryStore {
         };
         if let Some(owner) = t.refs.get(&reference) {
             if owner != tenant {
-                return Err(StoreError::Permanent(format!("{reference} already belongs to another tenant")));
+                return Err(StoreError::Permanent(format!(
+                    "{reference} already belongs to another tenant"
+                )));
             }
         }
         t.refs.insert(reference, tenant.clone());
-        t.customers.insert((tenant.clone(), provider), customer_id.to_owned());
+        t.customers
+            .insert((tenant.clone(), provider), customer_id.to_owned());
         Ok(customer_id.to_owned())
     }
 }
@@ -99,7 +118,9 @@ impl EventLedger for MemoryStore {
         for reference in &commit.claims {
             if let Some(owner) = t.refs.get(reference) {
                 if owner != &commit.tenant {
-                    return Ok(CommitOutcome::ClaimedByOtherTenant { reference: reference.clone() });
+                    return Ok(CommitOutcome::ClaimedByOtherTenant {
+                        reference: reference.clone(),
+                    });
                 }
             }
         }
@@ -108,7 +129,10 @@ impl EventLedger for MemoryStore {
             let revision = write.expected_revision.map_or(1, |r| r + 1);
             t.subscriptions.insert(
                 commit.tenant.clone(),
-                StoredSubscription { subscription: write.subscription.clone(), revision },
+                StoredSubscription {
+                    subscription: write.subscription.clone(),
+                    revision,
+                },
             );
             for reference in &commit.claims {
                 t.refs.insert(reference.clone(), commit.tenant.clone());
@@ -120,7 +144,8 @@ impl EventLedger for MemoryStore {
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
         let mut t = self.tables();
         let same = |p: &ParkedEvent| {
-            p.envelope.provider == parked.envelope.provider && p.envelope.event_id == parked.envelope.event_id
+            p.envelope.provider == parked.envelope.provider
+                && p.envelope.event_id == parked.envelope.event_id
         };
         if !t.parked.iter().any(same) {
             t.parked.push(parked.clone());
@@ -168,7 +193,9 @@ pub struct StaticSecrets {
 
 impl StaticSecrets {
     pub fn new(json: impl Into<String>) -> Self {
-        Self { json: Mutex::new(json.into()) }
+        Self {
+            json: Mutex::new(json.into()),
+        }
     }
 
     /// Simulates a rotation in Secrets Manager.

@@ -32,9 +32,12 @@ const API_KEY: &str = "sk_test_e2e_key";
 const CUSTOMER: &str = "cus_TestAcme01";
 
 fn endpoint() -> String {
-    std::env::var(ENDPOINT_VAR).ok().filter(|e| !e.is_empty()).unwrap_or_else(|| {
-        panic!("{ENDPOINT_VAR} is not set: run `scripts/test`, which starts moto and sets it")
-    })
+    std::env::var(ENDPOINT_VAR)
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| {
+            panic!("{ENDPOINT_VAR} is not set: run `scripts/test`, which starts moto and sets it")
+        })
 }
 
 async fn sdk() -> SdkConfig {
@@ -47,7 +50,10 @@ async fn sdk() -> SdkConfig {
 }
 
 fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
@@ -69,35 +75,57 @@ fn request(event: &Value) -> lambda_http::Request {
 }
 
 fn json_body(response: &lambda_http::Response<lambda_http::Body>) -> Value {
-    let lambda_http::Body::Text(text) = response.body() else { panic!("JSON text body") };
+    let lambda_http::Body::Text(text) = response.body() else {
+        panic!("JSON text body")
+    };
     serde_json::from_str(text).unwrap()
 }
 
 // ---------- A local Stripe API that checks what Stripe documents ----------
 
+/// One request the stub accepted: which endpoint, and its form fields.
+type StubCall = (String, HashMap<String, String>);
+
 #[derive(Clone, Default)]
 struct StripeStub {
-    calls: Arc<Mutex<Vec<(String, HashMap<String, String>)>>>,
+    calls: Arc<Mutex<Vec<StubCall>>>,
 }
 
 fn check_auth(headers: &HeaderMap) -> Result<(), StatusCode> {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let form = headers.get("content-type").and_then(|v| v.to_str().ok());
-    if auth != Some(&format!("Bearer {API_KEY}")) || key.is_empty() || form != Some("application/x-www-form-urlencoded") {
+    if auth != Some(&format!("Bearer {API_KEY}"))
+        || key.is_empty()
+        || form != Some("application/x-www-form-urlencoded")
+    {
         return Err(StatusCode::UNAUTHORIZED);
     }
     Ok(())
 }
 
-async fn customers(State(stub): State<StripeStub>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Result<Json<Value>, StatusCode> {
+async fn customers(
+    State(stub): State<StripeStub>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Json<Value>, StatusCode> {
     check_auth(&headers)?;
-    assert_eq!(form.get("metadata[tenant_id]").map(String::as_str), Some("org_acme"));
+    assert_eq!(
+        form.get("metadata[tenant_id]").map(String::as_str),
+        Some("org_acme")
+    );
     stub.calls.lock().unwrap().push(("customers".into(), form));
     Ok(Json(json!({"id": CUSTOMER, "object": "customer"})))
 }
 
-async fn checkout_sessions(State(stub): State<StripeStub>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Result<Json<Value>, StatusCode> {
+async fn checkout_sessions(
+    State(stub): State<StripeStub>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Json<Value>, StatusCode> {
     check_auth(&headers)?;
     for (field, value) in [
         ("mode", "subscription"),
@@ -109,10 +137,16 @@ async fn checkout_sessions(State(stub): State<StripeStub>, headers: HeaderMap, F
         ("success_url", "https://app.example.com/billing/success"),
         ("cancel_url", "https://app.example.com/billing"),
     ] {
-        assert_eq!(form.get(field).map(String::as_str), Some(value), "checkout field {field}");
+        assert_eq!(
+            form.get(field).map(String::as_str),
+            Some(value),
+            "checkout field {field}"
+        );
     }
     stub.calls.lock().unwrap().push(("checkout".into(), form));
-    Ok(Json(json!({"id": "cs_test_a1TestAcme01", "object": "checkout.session", "url": "https://checkout.stripe.com/c/pay/cs_test_a1TestAcme01"})))
+    Ok(Json(
+        json!({"id": "cs_test_a1TestAcme01", "object": "checkout.session", "url": "https://checkout.stripe.com/c/pay/cs_test_a1TestAcme01"}),
+    ))
 }
 
 async fn start_stripe_stub() -> (String, StripeStub) {
@@ -140,7 +174,9 @@ impl System {
     async fn provision() -> Self {
         let sdk = sdk().await;
         let table = unique("billing-e2e");
-        create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await.unwrap();
+        create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+            .await
+            .unwrap();
         let queue_url = aws_sdk_sqs::Client::new(&sdk)
             .create_queue()
             .queue_name(unique("billing-e2e-queue"))
@@ -150,7 +186,8 @@ impl System {
             .queue_url
             .unwrap();
         let secret_id = unique("billing-e2e/providers");
-        let dev: Value = serde_json::from_str(include_str!("../../../infra/dev-secrets.json")).unwrap();
+        let dev: Value =
+            serde_json::from_str(include_str!("../../../infra/dev-secrets.json")).unwrap();
         let secret = json!({"stripe": {"apiKey": API_KEY, "webhookSecrets": dev["stripe"]["webhookSecrets"]}});
         aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
@@ -159,7 +196,12 @@ impl System {
             .send()
             .await
             .unwrap();
-        Self { sdk, table, queue_url, secret_id }
+        Self {
+            sdk,
+            table,
+            queue_url,
+            secret_id,
+        }
     }
 
     fn store(&self) -> DynamoStore {
@@ -171,7 +213,10 @@ impl System {
         WebhookReceiver::new(
             SqsQueue::new(aws_sdk_sqs::Client::new(&self.sdk), &self.queue_url),
             SecretCache::new(
-                SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&self.sdk), &self.secret_id),
+                SecretsManagerSource::new(
+                    aws_sdk_secretsmanager::Client::new(&self.sdk),
+                    &self.secret_id,
+                ),
                 SecretCachePolicy::default(),
             ),
             verifiers,
@@ -226,9 +271,22 @@ impl System {
                     .collect();
                 let event: SqsEvent = serde_json::from_value(json!({"Records": records})).unwrap();
                 let response = processor.handle(event, UnixTime(1_770_000_000)).await;
-                assert!(response.batch_item_failures.is_empty(), "failures: {:?}", response.batch_item_failures.iter().map(|f| &f.item_identifier).collect::<Vec<_>>());
+                assert!(
+                    response.batch_item_failures.is_empty(),
+                    "failures: {:?}",
+                    response
+                        .batch_item_failures
+                        .iter()
+                        .map(|f| &f.item_identifier)
+                        .collect::<Vec<_>>()
+                );
                 for m in &messages {
-                    sqs.delete_message().queue_url(&queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+                    sqs.delete_message()
+                        .queue_url(&queue_url)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
                 }
             }
         };
@@ -243,7 +301,10 @@ impl System {
     }
 
     async fn status(&self, now: i64) -> Value {
-        let response = self.status_api().handle(request(&sample("get-status.json")), UnixTime(now)).await;
+        let response = self
+            .status_api()
+            .handle(request(&sample("get-status.json")), UnixTime(now))
+            .await;
         assert_eq!(response.status(), 200);
         json_body(&response)
     }
@@ -280,13 +341,28 @@ async fn checkout_webhooks_and_status_through_all_four_handlers() {
 
     // 1. create-session, against the local Stripe stub.
     let env = Env::from_pairs([("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com")]);
-    let gateway = StripeGateway::new(API_KEY, ApiClient::new(HttpConfig::default()).unwrap()).with_base_url(stripe_url);
+    let gateway = StripeGateway::new(API_KEY, ApiClient::new(HttpConfig::default()).unwrap())
+        .with_base_url(stripe_url);
     let sessions = SessionApi::from_env(&env, system.store(), vec![Box::new(gateway)]).unwrap();
-    let response = sessions.handle(request(&sample("create-session.json"))).await;
+    let response = sessions
+        .handle(request(&sample("create-session.json")))
+        .await;
     assert_eq!(response.status(), 200, "{}", json_body(&response));
-    assert_eq!(json_body(&response)["sessionUrl"], "https://checkout.stripe.com/c/pay/cs_test_a1TestAcme01");
+    assert_eq!(
+        json_body(&response)["sessionUrl"],
+        "https://checkout.stripe.com/c/pay/cs_test_a1TestAcme01"
+    );
     let tenant = TenantId::parse("org_acme").unwrap();
-    assert_eq!(system.store().customer_id(&tenant, Provider::Stripe).await.unwrap().as_deref(), Some(CUSTOMER), "customer persisted before checkout");
+    assert_eq!(
+        system
+            .store()
+            .customer_id(&tenant, Provider::Stripe)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(CUSTOMER),
+        "customer persisted before checkout"
+    );
 
     // Before any webhook the tenant is on the free plan.
     assert_eq!(system.status(DURING_FIRST_PERIOD).await["status"], "none");
@@ -302,17 +378,25 @@ async fn checkout_webhooks_and_status_through_all_four_handlers() {
 
     // A second checkout for the now-subscribed tenant is refused and Stripe is not called again.
     let calls_before = stub.calls.lock().unwrap().len();
-    let response = sessions.handle(request(&sample("create-session.json"))).await;
+    let response = sessions
+        .handle(request(&sample("create-session.json")))
+        .await;
     assert_eq!(response.status(), 409);
     assert_eq!(stub.calls.lock().unwrap().len(), calls_before);
 
     // 4. Same deliveries on a fresh system, each twice, shuffled, batches processed concurrently.
     let replay = System::provision().await;
-    let shuffled: Vec<&str> = [3, 1, 0, 2, 2, 0, 3, 1].iter().map(|&i| LIFECYCLE[i]).collect();
+    let shuffled: Vec<&str> = [3, 1, 0, 2, 2, 0, 3, 1]
+        .iter()
+        .map(|&i| LIFECYCLE[i])
+        .collect();
     replay.deliver(&shuffled).await;
     replay.drain_queue(true).await;
     let replayed = replay.status(DURING_FIRST_PERIOD).await;
-    assert_eq!(replayed, active, "duplicated and shuffled delivery converges on the in-order state");
+    assert_eq!(
+        replayed, active,
+        "duplicated and shuffled delivery converges on the in-order state"
+    );
 
     // Redelivering everything again changes nothing.
     system.deliver(LIFECYCLE).await;
@@ -320,7 +404,9 @@ async fn checkout_webhooks_and_status_through_all_four_handlers() {
     assert_eq!(system.status(DURING_FIRST_PERIOD).await, active);
 
     // 5. Deletion: canceled, no access, free entitlements.
-    system.deliver(&["webhook-stripe-subscription-deleted.json"]).await;
+    system
+        .deliver(&["webhook-stripe-subscription-deleted.json"])
+        .await;
     system.drain_queue(false).await;
     let canceled = system.status(1_770_000_000).await;
     assert_eq!(canceled["status"], "canceled");
@@ -332,12 +418,20 @@ async fn checkout_webhooks_and_status_through_all_four_handlers() {
 async fn failed_renewal_gives_grace_then_no_access() {
     let system = System::provision().await;
     system.deliver(LIFECYCLE).await;
-    system.deliver(&["webhook-stripe-invoice-payment-failed.json", "webhook-stripe-subscription-past-due.json"]).await;
+    system
+        .deliver(&[
+            "webhook-stripe-invoice-payment-failed.json",
+            "webhook-stripe-subscription-past-due.json",
+        ])
+        .await;
     system.drain_queue(false).await;
     // The renewal invoice was created at 2026-02-01T00:00:00Z.
     let renewal = 1_767_225_600 + 31 * 86_400;
     let in_grace = system.status(renewal + 86_400).await;
-    assert_eq!((in_grace["status"].as_str(), in_grace["access"].as_str()), (Some("past_due"), Some("grace")));
+    assert_eq!(
+        (in_grace["status"].as_str(), in_grace["access"].as_str()),
+        (Some("past_due"), Some("grace"))
+    );
     assert_eq!(in_grace["graceEndsAt"], "2026-02-08T00:00:00Z");
     let after = system.status(renewal + 7 * 86_400).await;
     assert_eq!(after["access"], "none");

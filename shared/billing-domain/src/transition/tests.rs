@@ -43,7 +43,10 @@ fn snapshot(sub: &str, status: SubscriptionStatus, period_start: i64) -> Subscri
 }
 
 fn updated(snapshot: SubscriptionSnapshot) -> EventKind {
-    EventKind::SubscriptionSnapshot { change: SnapshotChange::Updated, snapshot }
+    EventKind::SubscriptionSnapshot {
+        change: SnapshotChange::Updated,
+        snapshot,
+    }
 }
 
 fn invoice(id: &str, sub: &str, created: i64) -> InvoiceDetails {
@@ -80,7 +83,11 @@ fn fold(events: &[ProviderEvent]) -> Option<Subscription> {
 fn checkout_then_snapshot_makes_an_active_subscription() {
     let state = fold(&[
         event(1, 100, checkout("sub_1")),
-        event(2, 101, updated(snapshot("sub_1", SubscriptionStatus::Active, 100))),
+        event(
+            2,
+            101,
+            updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+        ),
     ])
     .unwrap();
     assert_eq!(state.status, SubscriptionStatus::Active);
@@ -99,7 +106,11 @@ fn checkout_alone_shows_a_pending_incomplete_subscription() {
 #[test]
 fn checkout_completing_after_its_subscription_was_created_does_not_regress_status() {
     let state = fold(&[
-        event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100))),
+        event(
+            1,
+            100,
+            updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+        ),
         event(2, 105, checkout("sub_1")),
     ])
     .unwrap();
@@ -108,9 +119,17 @@ fn checkout_completing_after_its_subscription_was_created_does_not_regress_statu
 
 #[test]
 fn stale_event_does_not_overwrite_newer_state() {
-    let newer = fold(&[event(2, 200, updated(snapshot("sub_1", SubscriptionStatus::Active, 100)))])
-        .unwrap();
-    let older = event(1, 150, updated(snapshot("sub_1", SubscriptionStatus::PastDue, 100)));
+    let newer = fold(&[event(
+        2,
+        200,
+        updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+    )])
+    .unwrap();
+    let older = event(
+        1,
+        150,
+        updated(snapshot("sub_1", SubscriptionStatus::PastDue, 100)),
+    );
     assert_eq!(
         apply_event(Some(&newer), &tenant(), &older, NOW),
         Transition::Unchanged(Unchanged::Stale)
@@ -119,7 +138,11 @@ fn stale_event_does_not_overwrite_newer_state() {
 
 #[test]
 fn duplicate_event_changes_nothing() {
-    let e = event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100)));
+    let e = event(
+        1,
+        100,
+        updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+    );
     let state = fold(std::slice::from_ref(&e)).unwrap();
     assert_eq!(
         apply_event(Some(&state), &tenant(), &e, NOW),
@@ -137,18 +160,36 @@ fn same_second_update_outranks_create_whatever_the_ids() {
             snapshot: snapshot("sub_1", SubscriptionStatus::Incomplete, 100),
         },
     );
-    let update = event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100)));
-    assert_eq!(fold(&[update.clone(), created.clone()]).unwrap().status, SubscriptionStatus::Active);
-    assert_eq!(fold(&[created, update]).unwrap().status, SubscriptionStatus::Active);
+    let update = event(
+        1,
+        100,
+        updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+    );
+    assert_eq!(
+        fold(&[update.clone(), created.clone()]).unwrap().status,
+        SubscriptionStatus::Active
+    );
+    assert_eq!(
+        fold(&[created, update]).unwrap().status,
+        SubscriptionStatus::Active
+    );
 }
 
 #[test]
 fn deletion_ends_in_canceled_even_if_the_snapshot_says_otherwise() {
     let state = fold(&[
-        event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100))),
-        event(2, 200, EventKind::SubscriptionDeleted {
-            snapshot: snapshot("sub_1", SubscriptionStatus::Active, 100),
-        }),
+        event(
+            1,
+            100,
+            updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+        ),
+        event(
+            2,
+            200,
+            EventKind::SubscriptionDeleted {
+                snapshot: snapshot("sub_1", SubscriptionStatus::Active, 100),
+            },
+        ),
     ])
     .unwrap();
     assert_eq!(state.status, SubscriptionStatus::Canceled);
@@ -157,9 +198,21 @@ fn deletion_ends_in_canceled_even_if_the_snapshot_says_otherwise() {
 #[test]
 fn past_due_grace_is_anchored_on_the_unpaid_invoice() {
     let state = fold(&[
-        event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100))),
-        event(2, 5_000, EventKind::InvoicePaymentFailed(invoice("in_2", "sub_1", 4_000))),
-        event(3, 5_001, updated(snapshot("sub_1", SubscriptionStatus::PastDue, 4_000))),
+        event(
+            1,
+            100,
+            updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+        ),
+        event(
+            2,
+            5_000,
+            EventKind::InvoicePaymentFailed(invoice("in_2", "sub_1", 4_000)),
+        ),
+        event(
+            3,
+            5_001,
+            updated(snapshot("sub_1", SubscriptionStatus::PastDue, 4_000)),
+        ),
     ])
     .unwrap();
     assert_eq!(state.past_due_since, Some(UnixTime(4_000)));
@@ -167,18 +220,38 @@ fn past_due_grace_is_anchored_on_the_unpaid_invoice() {
 
 #[test]
 fn past_due_without_invoice_event_falls_back_to_period_start() {
-    let state =
-        fold(&[event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::PastDue, 90)))]).unwrap();
+    let state = fold(&[event(
+        1,
+        100,
+        updated(snapshot("sub_1", SubscriptionStatus::PastDue, 90)),
+    )])
+    .unwrap();
     assert_eq!(state.past_due_since, Some(UnixTime(90)));
 }
 
 #[test]
 fn paid_invoice_clears_the_grace_anchor_once_active_again() {
     let state = fold(&[
-        event(1, 5_000, EventKind::InvoicePaymentFailed(invoice("in_2", "sub_1", 4_000))),
-        event(2, 5_001, updated(snapshot("sub_1", SubscriptionStatus::PastDue, 4_000))),
-        event(3, 6_000, EventKind::InvoicePaid(invoice("in_2", "sub_1", 4_000))),
-        event(4, 6_001, updated(snapshot("sub_1", SubscriptionStatus::Active, 4_000))),
+        event(
+            1,
+            5_000,
+            EventKind::InvoicePaymentFailed(invoice("in_2", "sub_1", 4_000)),
+        ),
+        event(
+            2,
+            5_001,
+            updated(snapshot("sub_1", SubscriptionStatus::PastDue, 4_000)),
+        ),
+        event(
+            3,
+            6_000,
+            EventKind::InvoicePaid(invoice("in_2", "sub_1", 4_000)),
+        ),
+        event(
+            4,
+            6_001,
+            updated(snapshot("sub_1", SubscriptionStatus::Active, 4_000)),
+        ),
     ])
     .unwrap();
     assert_eq!(state.status, SubscriptionStatus::Active);
@@ -188,10 +261,18 @@ fn paid_invoice_clears_the_grace_anchor_once_active_again() {
 #[test]
 fn a_new_checkout_after_cancellation_shows_pending_until_its_snapshot_arrives() {
     let canceled = [
-        event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100))),
-        event(2, 200, EventKind::SubscriptionDeleted {
-            snapshot: snapshot("sub_1", SubscriptionStatus::Canceled, 100),
-        }),
+        event(
+            1,
+            100,
+            updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+        ),
+        event(
+            2,
+            200,
+            EventKind::SubscriptionDeleted {
+                snapshot: snapshot("sub_1", SubscriptionStatus::Canceled, 100),
+            },
+        ),
         event(3, 300, checkout("sub_2")),
     ];
     let pending = fold(&canceled).unwrap();
@@ -199,7 +280,11 @@ fn a_new_checkout_after_cancellation_shows_pending_until_its_snapshot_arrives() 
     assert_eq!(pending.provider_subscription_id.as_deref(), Some("sub_2"));
 
     let mut all = canceled.to_vec();
-    all.push(event(4, 299, updated(snapshot("sub_2", SubscriptionStatus::Active, 299))));
+    all.push(event(
+        4,
+        299,
+        updated(snapshot("sub_2", SubscriptionStatus::Active, 299)),
+    ));
     let active = fold(&all).unwrap();
     assert_eq!(active.status, SubscriptionStatus::Active);
     assert_eq!(active.provider_subscription_id.as_deref(), Some("sub_2"));
@@ -207,10 +292,17 @@ fn a_new_checkout_after_cancellation_shows_pending_until_its_snapshot_arrives() 
 
 #[test]
 fn unknown_and_payment_method_events_change_nothing() {
-    let state = fold(&[event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100)))]);
+    let state = fold(&[event(
+        1,
+        100,
+        updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+    )]);
     for kind in [
         EventKind::Unknown,
-        EventKind::PaymentMethodAttached { customer_id: Some("cus_1".into()), payment_method_id: "pm_1".into() },
+        EventKind::PaymentMethodAttached {
+            customer_id: Some("cus_1".into()),
+            payment_method_id: "pm_1".into(),
+        },
     ] {
         assert!(matches!(
             apply_event(state.as_ref(), &tenant(), &event(2, 200, kind), NOW),
@@ -221,10 +313,18 @@ fn unknown_and_payment_method_events_change_nothing() {
 
 #[test]
 fn updated_at_moves_only_when_the_record_changes() {
-    let first = fold(&[event(1, 100, updated(snapshot("sub_1", SubscriptionStatus::Active, 100)))])
-        .unwrap();
+    let first = fold(&[event(
+        1,
+        100,
+        updated(snapshot("sub_1", SubscriptionStatus::Active, 100)),
+    )])
+    .unwrap();
     let later = UnixTime(NOW.0 + 60);
-    let e2 = event(2, 200, updated(snapshot("sub_1", SubscriptionStatus::PastDue, 100)));
+    let e2 = event(
+        2,
+        200,
+        updated(snapshot("sub_1", SubscriptionStatus::PastDue, 100)),
+    );
     let Transition::Applied(second) = apply_event(Some(&first), &tenant(), &e2, later) else {
         panic!("newer event must apply");
     };
@@ -283,7 +383,10 @@ fn lifecycle() -> impl Strategy<Value = Vec<ProviderEvent>> {
                     Step::Snapshot(s, change, status, cancel) => {
                         let mut snap = snapshot(&sub(s), status, at - 10);
                         snap.cancel_at_period_end = cancel;
-                        EventKind::SubscriptionSnapshot { change, snapshot: snap }
+                        EventKind::SubscriptionSnapshot {
+                            change,
+                            snapshot: snap,
+                        }
                     }
                     Step::Deleted(s) => EventKind::SubscriptionDeleted {
                         snapshot: snapshot(&sub(s), SubscriptionStatus::Canceled, at - 10),
