@@ -315,6 +315,34 @@ fn is_transient_reason(code: &str) -> bool {
 /// The error for a canceled transaction whose reasons name no failed
 /// condition: a conflict with a concurrent transaction or throttling is
 /// transient, anything else (validation, item too large) is permanent.
+impl DynamoStore {
+    /// Sends one transaction. `Ok(None)` when it committed; `Ok(Some(reasons))`
+    /// when it was cancelled (nothing written), for the caller to map each
+    /// item's reason to its meaning; `Err` for any other failure.
+    async fn transact(
+        &self,
+        operation: &str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<CancellationReason>>, StoreError> {
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(None),
+            Err(err) => err,
+        };
+        match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+                Ok(Some(canceled.cancellation_reasons().to_vec()))
+            }
+            _ => Err(store_error(operation, &err)),
+        }
+    }
+}
+
 fn cancellation_error(operation: &str, reasons: &[CancellationReason]) -> StoreError {
     let codes: Vec<&str> = reasons
         .iter()
@@ -431,22 +459,13 @@ impl CustomerRegistry for DynamoStore {
                 .build(),
             self.claim_write(&reference, tenant, true)?,
         ];
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(customer_id.to_owned()),
-            Err(err) => err,
-        };
-        let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
-            err.as_service_error()
+        let Some(reasons) = self
+            .transact("TransactWriteItems claim customer", items)
+            .await?
         else {
-            return Err(store_error("TransactWriteItems claim customer", &err));
+            return Ok(customer_id.to_owned());
         };
-        let reasons = canceled.cancellation_reasons();
+        let reasons = reasons.as_slice();
         if condition_failed_at(reasons, 0) {
             // First writer won: answer with its id. Customer items are never
             // deleted, so it is there to read.
@@ -516,26 +535,14 @@ impl EventLedger for DynamoStore {
             items.push(self.claim_write(reference, &commit.tenant, commit.write.is_some())?);
         }
 
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(CommitOutcome::Committed),
-            Err(err) => err,
+        let Some(reasons) = self.transact("TransactWriteItems commit", items).await? else {
+            return Ok(CommitOutcome::Committed);
         };
-        let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
-            err.as_service_error()
-        else {
-            return Err(store_error("TransactWriteItems commit", &err));
-        };
+        let reasons = reasons.as_slice();
         // Nothing was written. When several conditions failed, the event
         // having been seen wins: re-reading and retrying cannot change that.
         // A SDK retry of a transaction that did commit (its response lost)
         // lands here too, as Duplicate, which is what it is.
-        let reasons = canceled.cancellation_reasons();
         if condition_failed_at(reasons, 0) {
             return Ok(CommitOutcome::Duplicate);
         }
