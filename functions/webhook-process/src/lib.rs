@@ -6,7 +6,8 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use billing_domain::ports::EventLedger;
 use billing_domain::processing::{process_envelope, ProcessOutcome, ProcessingPolicy};
-use billing_domain::{UnixTime, WebhookEnvelope};
+use billing_aws::envelope_from_message_body;
+use billing_domain::UnixTime;
 use billing_lambda::{ConfigError, Env};
 
 pub struct EventProcessor<L> {
@@ -66,7 +67,7 @@ impl<L: EventLedger> EventProcessor<L> {
             );
             return Err(());
         };
-        let envelope: WebhookEnvelope = match serde_json::from_str(body) {
+        let envelope = match envelope_from_message_body(body) {
             Ok(envelope) => envelope,
             Err(e) => {
                 tracing::error!(message_id, receive_count, error = %e, "message is not a webhook envelope; leaving it for the DLQ");
