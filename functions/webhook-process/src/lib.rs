@@ -4,9 +4,9 @@
 //! back the rest; after the queue's redrive limit it lands in the DLQ.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use billing_aws::envelope_from_message_body;
 use billing_domain::ports::EventLedger;
 use billing_domain::processing::{process_envelope, ProcessOutcome, ProcessingPolicy};
-use billing_aws::envelope_from_message_body;
 use billing_domain::UnixTime;
 use billing_lambda::{ConfigError, Env};
 

@@ -359,6 +359,42 @@ fn cancellation_error(operation: &str, reasons: &[CancellationReason]) -> StoreE
     }
 }
 
+/// What a cancelled commit transaction means. Items are: the dedupe key at
+/// 0, the record at `subscription_index` (if written), then the claims from
+/// `first_claim`. Nothing was written.
+fn commit_cancellation(
+    reasons: &[CancellationReason],
+    subscription_index: Option<usize>,
+    first_claim: usize,
+    claims: &[&ProviderRef],
+) -> Result<CommitOutcome, StoreError> {
+    // When several conditions failed, the event having been seen wins:
+    // re-reading and retrying cannot change that. An SDK retry of a
+    // transaction that did commit (its response lost) lands here too, as
+    // Duplicate, which is what it is.
+    if condition_failed_at(reasons, 0) {
+        return Ok(CommitOutcome::Duplicate);
+    }
+    if subscription_index.is_some_and(|i| condition_failed_at(reasons, i)) {
+        return Ok(CommitOutcome::RevisionConflict);
+    }
+    // Another transaction was writing the same items: like a revision
+    // conflict, re-reading and re-applying now beats a trip through the
+    // queue's visibility timeout.
+    if reasons
+        .iter()
+        .any(|r| r.code() == Some("TransactionConflict"))
+    {
+        return Ok(CommitOutcome::RevisionConflict);
+    }
+    if let Some(k) = (0..claims.len()).find(|k| condition_failed_at(reasons, first_claim + k)) {
+        return Ok(CommitOutcome::ClaimedByOtherTenant {
+            reference: claims[k].clone(),
+        });
+    }
+    Err(cancellation_error("TransactWriteItems commit", reasons))
+}
+
 fn condition_failed_at(reasons: &[CancellationReason], index: usize) -> bool {
     reasons.get(index).and_then(|r| r.code()) == Some(CONDITION_FAILED)
 }
@@ -538,23 +574,7 @@ impl EventLedger for DynamoStore {
         let Some(reasons) = self.transact("TransactWriteItems commit", items).await? else {
             return Ok(CommitOutcome::Committed);
         };
-        let reasons = reasons.as_slice();
-        // Nothing was written. When several conditions failed, the event
-        // having been seen wins: re-reading and retrying cannot change that.
-        // A SDK retry of a transaction that did commit (its response lost)
-        // lands here too, as Duplicate, which is what it is.
-        if condition_failed_at(reasons, 0) {
-            return Ok(CommitOutcome::Duplicate);
-        }
-        if subscription_index.is_some_and(|i| condition_failed_at(reasons, i)) {
-            return Ok(CommitOutcome::RevisionConflict);
-        }
-        if let Some(k) = (0..claims.len()).find(|k| condition_failed_at(reasons, first_claim + k)) {
-            return Ok(CommitOutcome::ClaimedByOtherTenant {
-                reference: claims[k].clone(),
-            });
-        }
-        Err(cancellation_error("TransactWriteItems commit", reasons))
+        commit_cancellation(&reasons, subscription_index, first_claim, &claims)
     }
 
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
@@ -742,6 +762,42 @@ mod tests {
             cancellation_error("op", &invalid),
             StoreError::Permanent(_)
         ));
+    }
+
+    #[test]
+    fn cancelled_commits_map_to_duplicate_conflict_or_claim_in_that_order() {
+        let claim = ProviderRef {
+            provider: Provider::Stripe,
+            kind: RefKind::Customer,
+            id: "cus_1".into(),
+        };
+        let claims = [&claim];
+        let outcome = |codes: &[&str]| {
+            let reasons: Vec<_> = codes.iter().map(|c| reason(c)).collect();
+            commit_cancellation(&reasons, Some(1), 2, &claims)
+        };
+        let failed = CONDITION_FAILED;
+        assert_eq!(
+            outcome(&[failed, failed, failed]),
+            Ok(CommitOutcome::Duplicate)
+        );
+        assert_eq!(
+            outcome(&["None", failed, failed]),
+            Ok(CommitOutcome::RevisionConflict)
+        );
+        assert_eq!(
+            outcome(&["None", "TransactionConflict", "None"]),
+            Ok(CommitOutcome::RevisionConflict)
+        );
+        assert_eq!(
+            outcome(&["None", "None", failed]),
+            Ok(CommitOutcome::ClaimedByOtherTenant {
+                reference: claim.clone()
+            })
+        );
+        assert!(outcome(&["None", "ThrottlingError", "None"])
+            .unwrap_err()
+            .is_retryable());
     }
 
     #[test]
