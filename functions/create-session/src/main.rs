@@ -15,16 +15,10 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let env = Env::from_process();
     let sdk = load_sdk_config().await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        env.required("BILLING_TABLE")?,
-    );
-    let secrets = SecretsManagerSource::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-        env.required("BILLING_SECRET_ID")?,
-    )
-    .fetch()
-    .await?;
+    let store = DynamoStore::from_config(&sdk, env.required("BILLING_TABLE")?);
+    let secrets = SecretsManagerSource::from_config(&sdk, env.required("BILLING_SECRET_ID")?)
+        .fetch()
+        .await?;
     let stripe = secrets
         .provider(Provider::Stripe)
         .ok_or(ConfigError::Invalid {

@@ -11,10 +11,7 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let env = Env::from_process();
     let sdk = load_sdk_config().await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        env.required("BILLING_TABLE")?,
-    );
+    let store = DynamoStore::from_config(&sdk, env.required("BILLING_TABLE")?);
     let api = StatusApi::from_env(&env, store)?;
     let api = &api;
     lambda_http::run(service_fn(move |request: Request| async move {

@@ -12,10 +12,7 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let env = Env::from_process();
     let sdk = load_sdk_config().await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        env.required("BILLING_TABLE")?,
-    );
+    let store = DynamoStore::from_config(&sdk, env.required("BILLING_TABLE")?);
     let processor = EventProcessor::from_env(&env, store)?;
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

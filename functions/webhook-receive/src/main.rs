@@ -12,14 +12,8 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let env = Env::from_process();
     let sdk = load_sdk_config().await;
-    let queue = SqsQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        env.required("BILLING_QUEUE_URL")?,
-    );
-    let secrets = SecretsManagerSource::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-        env.required("BILLING_SECRET_ID")?,
-    );
+    let queue = SqsQueue::from_config(&sdk, env.required("BILLING_QUEUE_URL")?);
+    let secrets = SecretsManagerSource::from_config(&sdk, env.required("BILLING_SECRET_ID")?);
     let tolerance = env.parsed_or(
         "WEBHOOK_TOLERANCE_SECONDS",
         billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,

@@ -89,6 +89,11 @@ pub struct DynamoStore {
 impl DynamoStore {
     /// `client` is built once per cold start and shared; `table` is the
     /// table's name (from the function's environment).
+    /// A store with its own client, built from the shared SDK configuration.
+    pub fn from_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

@@ -21,6 +21,11 @@ pub struct SecretsManagerSource {
 }
 
 impl SecretsManagerSource {
+    /// A source with its own client, built from the shared SDK configuration.
+    pub fn from_config(sdk: &aws_config::SdkConfig, secret_id: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), secret_id)
+    }
+
     pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
         Self {
             client,

@@ -31,6 +31,11 @@ impl SqsQueue {
 
     /// `client` is built once per cold start; `queue_url` comes from the
     /// function's environment.
+    /// A queue with its own client, built from the shared SDK configuration.
+    pub fn from_config(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), queue_url)
+    }
+
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self {
             client,
