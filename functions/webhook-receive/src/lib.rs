@@ -183,7 +183,7 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
                 },
             ));
         }
-        let raw = String::from_utf8(body.to_vec())
+        let raw = String::from_utf8(delivery.body)
             .map_err(|_| ApiError::bad_request("invalid_payload", "webhook body is not UTF-8"))?;
         let envelope = WebhookEnvelope::new(event, raw, now, request_id.to_owned());
         self.queue.enqueue(&envelope).await.map_err(|e| {

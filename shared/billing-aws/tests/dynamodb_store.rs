@@ -8,13 +8,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use billing_aws::DynamoStore;
 use billing_domain::event::{EventKind, ProviderEvent};
 use billing_domain::ports::{
-    CommitOutcome, EventCommit, EventLedger, ParkedEvent, ProviderRef, RefKind, StoreError,
-    SubscriptionReader, SubscriptionWrite,
+    CommitOutcome, EventLedger, ParkedEvent, ProviderRef, RefKind, StoreError, SubscriptionReader,
 };
 use billing_domain::{
     Provider, Subscription, SubscriptionStatus, TenantId, UnixTime, WebhookEnvelope,
 };
-use billing_testkit::store_contract::Seed;
+use billing_testkit::store_contract::{commit, Seed, DEDUPE_EXPIRES_AT};
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -51,25 +50,6 @@ fn text(item: &Item, name: &str) -> String {
         Some(AttributeValue::S(s)) => s.clone(),
         Some(AttributeValue::N(n)) => n.clone(),
         other => panic!("attribute {name} is {other:?}"),
-    }
-}
-
-fn commit(
-    event_id: &str,
-    tenant: &TenantId,
-    write: Option<(Option<u64>, Subscription)>,
-    claims: Vec<ProviderRef>,
-) -> EventCommit {
-    EventCommit {
-        provider: Provider::Stripe,
-        event_id: event_id.into(),
-        tenant: tenant.clone(),
-        dedupe_expires_at: UnixTime(1_900_000_000),
-        write: write.map(|(expected_revision, subscription)| SubscriptionWrite {
-            expected_revision,
-            subscription,
-        }),
-        claims,
     }
 }
 
@@ -131,7 +111,10 @@ async fn committed_items_follow_the_documented_layout_with_ttl_on_dedupe_keys() 
     )
     .await
     .expect("dedupe item");
-    assert_eq!(text(&dedupe, "expires_at"), "1900000000");
+    assert_eq!(
+        text(&dedupe, "expires_at"),
+        DEDUPE_EXPIRES_AT.seconds().to_string()
+    );
 
     let ttl = common::dynamodb()
         .await

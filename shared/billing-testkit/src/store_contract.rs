@@ -125,7 +125,8 @@ impl Seed {
 // ---------- Building commits ----------
 
 const NOW: UnixTime = UnixTime(1_750_000_000);
-const DEDUPE_EXPIRES_AT: UnixTime = UnixTime(1_753_000_000);
+/// The dedupe expiry every commit built by [`commit`] carries.
+pub const DEDUPE_EXPIRES_AT: UnixTime = UnixTime(1_753_000_000);
 
 fn customer_ref(id: &str) -> ProviderRef {
     ProviderRef {
@@ -151,7 +152,8 @@ fn record(tenant: &TenantId, seats: u32) -> Subscription {
     subscription
 }
 
-fn commit(
+/// A Stripe event's commit for `tenant`: `write` is `(expected revision, record)`.
+pub fn commit(
     event_id: &str,
     tenant: &TenantId,
     write: Option<(Option<u64>, Subscription)>,
