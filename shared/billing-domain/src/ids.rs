@@ -68,14 +68,18 @@ impl fmt::Display for PlanCode {
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Stripe,
+    /// The in-process test provider of local runs and tests; a deployment
+    /// accepts it only when explicitly switched on.
+    Sandbox,
 }
 
 impl Provider {
-    pub const ALL: &'static [Provider] = &[Provider::Stripe];
+    pub const ALL: &'static [Provider] = &[Provider::Stripe, Provider::Sandbox];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Stripe => "stripe",
+            Provider::Sandbox => "sandbox",
         }
     }
 }
