@@ -1,6 +1,8 @@
 //! create-session: `POST /billing/session` creates a hosted checkout for the
-//! caller's tenant and returns its URL. The tenant comes from the verified
-//! JWT claims; the redirect URLs must be on the allowed origins.
+//! caller's tenant and returns its URL; `POST /billing/portal` opens the
+//! provider's hosted portal (payment methods, cancel, resume) for a tenant
+//! that already has a billing account. The tenant comes from the verified JWT
+//! claims; every redirect URL must be on the allowed origins.
 
 mod redirects;
 
@@ -11,7 +13,7 @@ use billing_domain::ports::{
 use billing_domain::{Catalog, Provider, TenantId};
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 pub use redirects::AllowedOrigins;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +34,18 @@ struct SessionRequest {
     cancel_url: String,
     /// Defaults to the deployment's first configured provider.
     provider: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PortalRequest {
+    return_url: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalResponse {
+    pub url: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,8 +109,21 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             .into_response();
         }
         let request_id = request::request_id(&request);
-        match self.create(&request, &request_id).await {
-            Ok(session) => json_response(StatusCode::OK, &session),
+        let result = if request
+            .raw_http_path()
+            .trim_end_matches('/')
+            .ends_with("/billing/portal")
+        {
+            self.portal(&request, &request_id)
+                .await
+                .map(|portal| json_response(StatusCode::OK, &portal))
+        } else {
+            self.create(&request, &request_id)
+                .await
+                .map(|session| json_response(StatusCode::OK, &session))
+        };
+        match result {
+            Ok(response) => response,
             Err(e) => {
                 tracing::info!(
                     request_id,
@@ -185,6 +212,87 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         })
     }
 
+    async fn portal(
+        &self,
+        request: &Request,
+        request_id: &str,
+    ) -> Result<PortalResponse, ApiError> {
+        let tenant = request::tenant(request, &self.tenant_claim)?;
+        let body: PortalRequest =
+            serde_json::from_slice(request::raw_body(request)).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_request",
+                    format!("body must be {{\"returnUrl\"}}: {e}"),
+                )
+            })?;
+        self.origins.check("returnUrl", &body.return_url)?;
+
+        // The portal belongs to the provider that holds the subscription;
+        // without one, to the first enabled provider the tenant is a customer of.
+        let (gateway, customer_id) = match self
+            .store
+            .get_subscription(&tenant)
+            .await
+            .map_err(store_error)?
+        {
+            Some(stored) => {
+                let provider = stored.subscription.provider;
+                let gateway = self.enabled(provider).ok_or_else(|| {
+                    tracing::error!(tenant = %tenant, provider = %provider, "the tenant's provider is not enabled in this deployment");
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "provider_misconfigured",
+                        "billing is misconfigured",
+                    )
+                })?;
+                let customer = match stored.subscription.provider_customer_id {
+                    Some(id) => Some(id),
+                    None => self
+                        .store
+                        .customer_id(&tenant, provider)
+                        .await
+                        .map_err(store_error)?,
+                };
+                (gateway, customer)
+            }
+            None => {
+                let mut found = (self.gateways[0].as_ref(), None);
+                for gateway in &self.gateways {
+                    if let Some(id) = self
+                        .store
+                        .customer_id(&tenant, gateway.provider())
+                        .await
+                        .map_err(store_error)?
+                    {
+                        found = (gateway.as_ref(), Some(id));
+                        break;
+                    }
+                }
+                found
+            }
+        };
+        let customer_id = customer_id.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_billing_account",
+                "the tenant has no billing account yet; start a checkout first",
+            )
+        })?;
+        let url = gateway
+            .create_portal_session(&customer_id, &body.return_url)
+            .await
+            .map_err(provider_error)?;
+        tracing::info!(request_id, tenant = %tenant, provider = %gateway.provider(), "portal session created");
+        Ok(PortalResponse { url })
+    }
+
+    fn enabled(&self, provider: Provider) -> Option<&dyn BillingGateway> {
+        self.gateways
+            .iter()
+            .find(|g| g.provider() == provider)
+            .map(|g| g.as_ref())
+    }
+
     fn gateway(&self, requested: Option<&str>) -> Result<&dyn BillingGateway, ApiError> {
         let Some(name) = requested else {
             return Ok(self.gateways[0].as_ref());
@@ -192,16 +300,12 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         let provider: Provider = name.parse().map_err(|_| {
             ApiError::bad_request("unknown_provider", format!("no provider {name:?}"))
         })?;
-        self.gateways
-            .iter()
-            .find(|g| g.provider() == provider)
-            .map(|g| g.as_ref())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "unknown_provider",
-                    format!("provider {name:?} is not enabled"),
-                )
-            })
+        self.enabled(provider).ok_or_else(|| {
+            ApiError::bad_request(
+                "unknown_provider",
+                format!("provider {name:?} is not enabled"),
+            )
+        })
     }
 
     /// The tenant's provider customer, created once and persisted before the

@@ -1,5 +1,6 @@
 //! create-session through its handler with events/create-session.json and a
-//! recording gateway: the happy path, customer reuse, and every refusal.
+//! recording gateway: the happy path, customer reuse, and every refusal; and
+//! `POST /billing/portal` through the same handler.
 //! (The real Stripe client is exercised against a local Stripe stub in
 //! billing-providers and in the end-to-end tests.)
 
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 struct Calls {
     customers: Vec<String>,
     checkouts: Vec<CheckoutRequest>,
+    portals: Vec<(String, String)>,
 }
 
 #[derive(Clone, Default)]
@@ -50,8 +52,20 @@ impl BillingGateway for RecordingGateway {
         })
     }
 
-    async fn create_portal_session(&self, _: &str, _: &str) -> Result<String, ProviderError> {
-        unreachable!("create-session never opens the portal")
+    async fn create_portal_session(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, ProviderError> {
+        if let Some(e) = &self.fail_with {
+            return Err(e.clone());
+        }
+        self.calls
+            .lock()
+            .unwrap()
+            .portals
+            .push((customer_id.to_owned(), return_url.to_owned()));
+        Ok("https://billing.stripe.com/p/session/test_1".into())
     }
 }
 
@@ -182,12 +196,11 @@ async fn missing_claims_are_401() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test]
-async fn a_tenant_with_a_live_subscription_gets_409() {
-    let store = MemoryStore::new();
+async fn seed_subscription(store: &MemoryStore, customer: Option<&str>) {
     let tenant = TenantId::parse("org_acme").unwrap();
     let mut sub = Subscription::new(tenant.clone(), Provider::Stripe, UnixTime(1));
     sub.status = SubscriptionStatus::Active;
+    sub.provider_customer_id = customer.map(str::to_owned);
     let commit = EventCommit {
         provider: Provider::Stripe,
         event_id: "evt_seed".into(),
@@ -203,6 +216,12 @@ async fn a_tenant_with_a_live_subscription_gets_409() {
         store.commit(&commit).await.unwrap(),
         CommitOutcome::Committed
     );
+}
+
+#[tokio::test]
+async fn a_tenant_with_a_live_subscription_gets_409() {
+    let store = MemoryStore::new();
+    seed_subscription(&store, None).await;
     let api = api(store, RecordingGateway::default());
     let (status, body) = call(&api, with_body(body("pro", "https://app.example.com/ok"))).await;
     assert_eq!(
@@ -273,4 +292,124 @@ fn configuration_without_allowed_origins_fails_at_init() {
         vec![Box::new(RecordingGateway::default())]
     )
     .is_err());
+}
+
+fn portal_request(body: Value) -> Request {
+    let mut event = sample();
+    event["rawPath"] = "/billing/portal".into();
+    event["routeKey"] = "POST /billing/portal".into();
+    event["requestContext"]["routeKey"] = "POST /billing/portal".into();
+    event["requestContext"]["http"]["path"] = "/billing/portal".into();
+    event["body"] = body.to_string().into();
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+fn portal_body() -> Value {
+    json!({"returnUrl": "https://app.example.com/billing"})
+}
+
+#[tokio::test]
+async fn portal_opens_for_the_customer_of_the_tenants_subscription() {
+    let store = MemoryStore::new();
+    seed_subscription(&store, Some("cus_from_subscription")).await;
+    let gateway = RecordingGateway::default();
+    let api = api(store, gateway.clone());
+    let (status, body) = call(&api, portal_request(portal_body())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"url": "https://billing.stripe.com/p/session/test_1"})
+    );
+    assert_eq!(
+        gateway.calls.lock().unwrap().portals,
+        [(
+            "cus_from_subscription".to_owned(),
+            "https://app.example.com/billing".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn portal_opens_for_a_customer_created_by_an_unfinished_checkout() {
+    let gateway = RecordingGateway::default();
+    let api = api(MemoryStore::new(), gateway.clone());
+    let (status, _) = call(&api, with_body(body("pro", "https://app.example.com/ok"))).await;
+    assert_eq!(status, 200);
+    let (status, body) = call(&api, portal_request(portal_body())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(gateway.calls.lock().unwrap().portals[0].0, "cus_1");
+}
+
+#[tokio::test]
+async fn portal_without_a_billing_account_is_404_and_calls_no_provider() {
+    let gateway = RecordingGateway::default();
+    let api = api(MemoryStore::new(), gateway.clone());
+    let (status, body) = call(&api, portal_request(portal_body())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("no_billing_account"))
+    );
+    assert!(gateway.calls.lock().unwrap().portals.is_empty());
+}
+
+#[tokio::test]
+async fn portal_refuses_bad_bodies_foreign_return_urls_and_provider_failures() {
+    let store = MemoryStore::new();
+    seed_subscription(&store, Some("cus_1")).await;
+    let portal = api(store, RecordingGateway::default());
+    let cases = [
+        (json!({}), 400, "invalid_request"),
+        (
+            json!({"returnUrl": "https://app.example.com/", "extra": true}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"returnUrl": "https://evil.example.net/"}),
+            400,
+            "redirect_not_allowed",
+        ),
+    ];
+    for (request, expected_status, code) in cases {
+        let (status, body) = call(&portal, portal_request(request.clone())).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (expected_status, Some(code)),
+            "{request}"
+        );
+    }
+
+    let store = MemoryStore::new();
+    seed_subscription(&store, Some("cus_1")).await;
+    let failing = RecordingGateway {
+        fail_with: Some(ProviderError::Transient {
+            provider: Provider::Stripe,
+            message: "timeout".into(),
+        }),
+        ..Default::default()
+    };
+    let api = api(store, failing);
+    let (status, body) = call(&api, portal_request(portal_body())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("provider_unavailable"))
+    );
+}
+
+#[tokio::test]
+async fn portal_without_claims_is_401() {
+    let api = api(MemoryStore::new(), RecordingGateway::default());
+    let mut event: Value = serde_json::to_value(sample()).unwrap();
+    event["rawPath"] = "/billing/portal".into();
+    event["body"] = portal_body().to_string().into();
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (status, _) = call(
+        &api,
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
 }
