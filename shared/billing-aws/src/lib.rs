@@ -15,7 +15,7 @@ pub mod sqs;
 
 pub use dynamodb::{create_table, DynamoStore};
 pub use secrets_manager::SecretsManagerSource;
-pub use sqs::{envelope_from_message_body, EnvelopeBodyError, SqsQueue};
+pub use sqs::{envelope_from_message_body, EnvelopeBodyError, ReceivedMessage, SqsQueue};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

@@ -1,6 +1,8 @@
 //! The SQS event queue between webhook-receive and webhook-process: sending a
 //! verified envelope ([`SqsQueue`], the `EventQueue` port) and reading a
 //! received message's body back into one ([`envelope_from_message_body`]).
+//! [`SqsQueue::receive`] and [`SqsQueue::delete`] consume the queue the way
+//! Lambda's event source mapping does, for the local server and for tools.
 //!
 //! The body is the envelope as JSON. Two message attributes, `provider` and
 //! `event_id`, let an operator filter or inspect messages (in the DLQ, say)
@@ -9,7 +11,7 @@
 use crate::aws_error::{classify, describe, Retry};
 use async_trait::async_trait;
 use aws_sdk_sqs::operation::send_message::SendMessageError;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use aws_sdk_sqs::Client;
 use billing_domain::ports::{EventQueue, QueueError};
 use billing_domain::WebhookEnvelope;
@@ -130,6 +132,95 @@ impl EventQueue for SqsQueue {
         }
         request.send().await.map_err(|e| queue_error(&e))?;
         Ok(())
+    }
+}
+
+/// A message handed out by [`SqsQueue::receive`]; invisible to other
+/// consumers until its visibility timeout passes or it is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// How often SQS has handed this message out, this time included.
+    pub receive_count: u32,
+    /// When SQS first accepted the message, in epoch milliseconds.
+    pub sent_timestamp_ms: Option<u64>,
+}
+
+impl SqsQueue {
+    /// Receives up to `max` (1 to 10) messages, waiting up to `wait_seconds`
+    /// (long polling) for the first one.
+    pub async fn receive(
+        &self,
+        max: i32,
+        wait_seconds: i32,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(wait_seconds.clamp(0, 20))
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .map_err(|e| consumer_error("ReceiveMessage", &e))?;
+        let mut received = Vec::new();
+        for message in output.messages.unwrap_or_default() {
+            let attribute = |name: MessageSystemAttributeName| {
+                message
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&name))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let (Some(message_id), Some(receipt_handle)) =
+                (message.message_id.clone(), message.receipt_handle.clone())
+            else {
+                return Err(QueueError::Permanent(
+                    "ReceiveMessage returned a message without id or receipt handle".into(),
+                ));
+            };
+            received.push(ReceivedMessage {
+                message_id,
+                receipt_handle,
+                body: message.body.clone().unwrap_or_default(),
+                receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(1),
+                sent_timestamp_ms: attribute(MessageSystemAttributeName::SentTimestamp),
+            });
+        }
+        Ok(received)
+    }
+
+    /// Removes a processed message. A stale receipt handle (the message was
+    /// received again since) is an error from SQS, reported as permanent.
+    pub async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| consumer_error("DeleteMessage", &e))?;
+        Ok(())
+    }
+}
+
+fn consumer_error<E>(
+    operation: &str,
+    err: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> QueueError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = describe(operation, err);
+    match classify(err) {
+        Retry::Transient => QueueError::Transient(message),
+        Retry::Permanent => QueueError::Permanent(message),
     }
 }
 

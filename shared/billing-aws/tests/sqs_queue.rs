@@ -1,6 +1,7 @@
 //! SqsQueue over moto: what webhook-receive sends is what webhook-process
-//! reads back, sizes and missing queues fail permanently, and a message that
-//! keeps failing ends in the dead-letter queue.
+//! reads back, sizes and missing queues fail permanently, a message that
+//! keeps failing ends in the dead-letter queue, and the consumer side
+//! (receive, delete) behaves like Lambda's event source.
 
 mod common;
 
@@ -196,5 +197,54 @@ async fn message_received_twice_without_delete_moves_to_the_dead_letter_queue() 
     assert_eq!(
         envelope_from_message_body(dead[0].body().unwrap()).unwrap(),
         sent
+    );
+}
+
+#[tokio::test]
+async fn received_messages_carry_their_receive_count_and_deleted_ones_are_gone() {
+    let client = common::sqs().await;
+    let queue_url = client
+        .create_queue()
+        .queue_name(common::unique_name("billing-events"))
+        .attributes(QueueAttributeName::VisibilityTimeout, "0")
+        .send()
+        .await
+        .expect("create_queue")
+        .queue_url
+        .expect("queue url");
+    let queue = SqsQueue::new(client.clone(), &queue_url);
+    let sent = envelope("{}".into());
+    queue.enqueue(&sent).await.expect("enqueue");
+
+    let first = queue.receive(10, 0).await.expect("receive");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].receive_count, 1);
+    assert!(first[0].sent_timestamp_ms.is_some());
+    assert_eq!(envelope_from_message_body(&first[0].body).unwrap(), sent);
+
+    // Visibility timeout 0: handed out again, counted again.
+    let second = queue.receive(10, 0).await.expect("receive");
+    assert_eq!(second[0].message_id, first[0].message_id);
+    assert_eq!(second[0].receive_count, 2);
+
+    queue
+        .delete(&second[0].receipt_handle)
+        .await
+        .expect("delete");
+    assert!(queue.receive(10, 0).await.expect("receive").is_empty());
+}
+
+#[tokio::test]
+async fn receiving_from_a_missing_queue_is_a_permanent_error() {
+    let client = common::sqs().await;
+    let queue_url = format!(
+        "{}/123456789012/{}",
+        common::endpoint(),
+        common::unique_name("no-such-queue")
+    );
+    let result = SqsQueue::new(client, queue_url).receive(1, 0).await;
+    assert!(
+        matches!(&result, Err(QueueError::Permanent(_))),
+        "got {result:?}"
     );
 }

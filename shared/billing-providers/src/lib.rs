@@ -4,11 +4,17 @@
 //!
 //! `http` and `signing` are the plumbing every provider reuses (one HTTP
 //! client with timeouts and idempotent retries; HMAC and constant-time
-//! compare). Each provider then lives in its own module: `stripe` today.
+//! compare). Each provider then lives in its own module: `stripe`, and
+//! `sandbox`, the fake provider of local runs. `standard_webhooks` is the
+//! generic Standard Webhooks (Svix) signature scheme that providers such as
+//! the sandbox sign with.
 
 pub mod http;
+pub mod sandbox;
 pub mod signing;
+pub mod standard_webhooks;
 pub mod stripe;
 
 pub use http::{ApiClient, HttpConfig, RetryPolicy};
+pub use sandbox::{SandboxGateway, SandboxWebhooks};
 pub use stripe::{StripeGateway, StripeWebhooks};

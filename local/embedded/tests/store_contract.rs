@@ -1,0 +1,77 @@
+//! The store contract (billing_testkit::store_contract), the same list the
+//! memory and DynamoDB stores pass, run against EmbeddedStore on a real file:
+//! one fresh file in its own temporary directory per test.
+
+use async_trait::async_trait;
+use billing_domain::ports::{
+    CommitOutcome, CustomerRegistry, EventCommit, EventLedger, ParkedEvent, ProviderRef,
+    StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+};
+use billing_domain::{Provider, TenantId};
+use billing_embedded::EmbeddedStore;
+use tempfile::TempDir;
+
+/// A store with the directory of its file, removed when the test ends.
+struct StoreInTempDir {
+    store: EmbeddedStore,
+    _dir: TempDir,
+}
+
+async fn fresh_store() -> StoreInTempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store =
+        EmbeddedStore::open(&dir.path().join("billing.redb")).expect("open the embedded store");
+    StoreInTempDir { store, _dir: dir }
+}
+
+billing_testkit::store_contract_tests!(fresh_store);
+
+#[async_trait]
+impl SubscriptionReader for StoreInTempDir {
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError> {
+        self.store.get_subscription(tenant).await
+    }
+}
+
+#[async_trait]
+impl TenantDirectory for StoreInTempDir {
+    async fn tenant_for(&self, reference: &ProviderRef) -> Result<Option<TenantId>, StoreError> {
+        self.store.tenant_for(reference).await
+    }
+}
+
+#[async_trait]
+impl CustomerRegistry for StoreInTempDir {
+    async fn customer_id(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<String>, StoreError> {
+        self.store.customer_id(tenant, provider).await
+    }
+
+    async fn claim_customer(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        customer_id: &str,
+    ) -> Result<String, StoreError> {
+        self.store
+            .claim_customer(tenant, provider, customer_id)
+            .await
+    }
+}
+
+#[async_trait]
+impl EventLedger for StoreInTempDir {
+    async fn commit(&self, commit: &EventCommit) -> Result<CommitOutcome, StoreError> {
+        self.store.commit(commit).await
+    }
+
+    async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
+        self.store.park(parked).await
+    }
+}

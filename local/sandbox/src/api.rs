@@ -1,0 +1,342 @@
+//! The sandbox provider API under `/sandbox/v1/`, in the wire format of
+//! `billing_providers::sandbox::wire`: create a customer, a hosted checkout
+//! session, a portal session.
+//!
+//! Like a real provider: a bearer API key is required (401 otherwise), a
+//! body that is not the expected JSON is a 400, every error is
+//! `{"error": {"code", "message"}}`, and an `Idempotency-Key` makes a
+//! repeated request return the first answer (the same key with a different
+//! request is refused). Only successful answers are kept for a key, so a
+//! request refused for bad input can be corrected and retried.
+
+use crate::state::{
+    CheckoutSessionRecord, CustomerRecord, IdempotentAnswer, PortalSessionRecord, SandboxState,
+};
+use crate::{new_id, unix_now, SandboxConfig, SandboxProvider};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use billing_domain::{Provider, TenantId};
+use billing_providers::http::json_problem;
+use billing_providers::sandbox::wire::{
+    ApiErrorBody, CreateCheckoutSessionRequest, CreateCustomerRequest, CreatePortalSessionRequest,
+    CustomerObject, HostedSessionObject, CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH,
+    PORTAL_SESSIONS_PATH,
+};
+use billing_providers::signing::constant_time_eq;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// A refused API request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiFailure {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiFailure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    fn missing(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "resource_missing", message)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(ApiErrorBody::new(self.code, self.message)),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub(crate) async fn create_customer(
+    State(provider): State<Arc<SandboxProvider>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    provider
+        .api_call(&headers, CUSTOMERS_PATH, &body, |state, _, request: CreateCustomerRequest| {
+            if TenantId::parse(&request.tenant_id).is_err() {
+                return Err(ApiFailure::invalid("tenant_id is not a valid tenant id"));
+            }
+            let customer = CustomerRecord {
+                id: new_id("cus"),
+                tenant_id: request.tenant_id,
+                created: unix_now(),
+                last_event_at: None,
+            };
+            let answer = CustomerObject {
+                id: customer.id.clone(),
+                tenant_id: customer.tenant_id.clone(),
+            };
+            tracing::info!(customer_id = %customer.id, tenant = %customer.tenant_id, "sandbox customer created");
+            state.customers.insert(customer.id.clone(), customer);
+            Ok(answer)
+        })
+        .await
+}
+
+pub(crate) async fn create_checkout_session(
+    State(provider): State<Arc<SandboxProvider>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    provider
+        .api_call(
+            &headers,
+            CHECKOUT_SESSIONS_PATH,
+            &body,
+            |state, config, request: CreateCheckoutSessionRequest| {
+                let customer = state
+                    .customers
+                    .get(&request.customer_id)
+                    .ok_or_else(|| ApiFailure::missing("no such customer"))?;
+                if customer.tenant_id != request.tenant_id {
+                    return Err(ApiFailure::new(
+                        StatusCode::BAD_REQUEST,
+                        "tenant_mismatch",
+                        "the customer belongs to another tenant",
+                    ));
+                }
+                let plan = config
+                    .catalog
+                    .plan_for_price(Provider::Sandbox, &request.price_id)
+                    .ok_or_else(|| {
+                        ApiFailure::new(
+                            StatusCode::BAD_REQUEST,
+                            "unknown_price",
+                            "price_id is not a sandbox price of the catalog",
+                        )
+                    })?;
+                if plan.code.as_str() != request.plan_code {
+                    return Err(ApiFailure::new(
+                        StatusCode::BAD_REQUEST,
+                        "plan_mismatch",
+                        "price_id belongs to another plan than plan_code",
+                    ));
+                }
+                check_return_url(&request.success_url, "success_url")?;
+                check_return_url(&request.cancel_url, "cancel_url")?;
+                let session = CheckoutSessionRecord {
+                    id: new_id("cs"),
+                    customer_id: request.customer_id,
+                    tenant_id: request.tenant_id,
+                    plan_code: request.plan_code,
+                    price_id: request.price_id,
+                    amount_minor: plan.price.amount_minor,
+                    currency: plan.price.currency.clone(),
+                    interval: plan.interval,
+                    success_url: request.success_url,
+                    cancel_url: request.cancel_url,
+                    created: unix_now(),
+                    completion: None,
+                };
+                let answer = HostedSessionObject {
+                    url: hosted_url(config, "checkout", &session.id),
+                    id: session.id.clone(),
+                };
+                tracing::info!(session_id = %session.id, customer_id = %session.customer_id, plan = %session.plan_code, "sandbox checkout session created");
+                state.checkout_sessions.insert(session.id.clone(), session);
+                Ok(answer)
+            },
+        )
+        .await
+}
+
+pub(crate) async fn create_portal_session(
+    State(provider): State<Arc<SandboxProvider>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    provider
+        .api_call(
+            &headers,
+            PORTAL_SESSIONS_PATH,
+            &body,
+            |state, config, request: CreatePortalSessionRequest| {
+                if !state.customers.contains_key(&request.customer_id) {
+                    return Err(ApiFailure::missing("no such customer"));
+                }
+                check_return_url(&request.return_url, "return_url")?;
+                let session = PortalSessionRecord {
+                    id: new_id("ps"),
+                    customer_id: request.customer_id,
+                    return_url: request.return_url,
+                    created: unix_now(),
+                };
+                let answer = HostedSessionObject {
+                    url: hosted_url(config, "portal", &session.id),
+                    id: session.id.clone(),
+                };
+                tracing::info!(portal_session_id = %session.id, customer_id = %session.customer_id, "sandbox portal session created");
+                state.portal_sessions.insert(session.id.clone(), session);
+                Ok(answer)
+            },
+        )
+        .await
+}
+
+fn hosted_url(config: &SandboxConfig, page: &str, id: &str) -> String {
+    format!(
+        "{}/sandbox/{page}/{id}",
+        config.public_base_url.trim_end_matches('/')
+    )
+}
+
+/// Return URLs are followed by a browser after the hosted page: absolute
+/// http(s) only.
+fn check_return_url(value: &str, field: &str) -> Result<(), ApiFailure> {
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ => Err(ApiFailure::invalid(format!(
+            "{field} must be an absolute http(s) URL"
+        ))),
+    }
+}
+
+impl SandboxProvider {
+    /// The steps every API call shares: authenticate, decode the body,
+    /// replay or refuse a known idempotency key, run `create` under the
+    /// state lock, remember the answer for the key, save the state.
+    async fn api_call<Req, Res, F>(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        body: &[u8],
+        create: F,
+    ) -> Response
+    where
+        Req: DeserializeOwned + Serialize,
+        Res: Serialize,
+        F: FnOnce(&mut SandboxState, &SandboxConfig, Req) -> Result<Res, ApiFailure>,
+    {
+        if let Err(failure) = self.authenticate(headers) {
+            return failure.into_response();
+        }
+        let request: Req = match serde_json::from_slice(body) {
+            Ok(request) => request,
+            Err(error) => {
+                return ApiFailure::invalid(format!(
+                    "body is not the expected JSON: {}",
+                    json_problem(&error)
+                ))
+                .into_response()
+            }
+        };
+        let key = match idempotency_key(headers) {
+            Ok(key) => key,
+            Err(failure) => return failure.into_response(),
+        };
+        // The typed request, re-encoded: field order and whitespace in the
+        // client's body do not make two equal requests differ.
+        let fingerprint = format!(
+            "{path}\n{}",
+            serde_json::to_string(&request).unwrap_or_default()
+        );
+
+        let mut state = self.lock_state().await;
+        if let Some(key) = &key {
+            if let Some(answer) = state.idempotency.get(key) {
+                if answer.fingerprint != fingerprint {
+                    return ApiFailure::new(
+                        StatusCode::BAD_REQUEST,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used with a different request",
+                    )
+                    .into_response();
+                }
+                let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+                let mut response = (status, Json(answer.body.clone())).into_response();
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return response;
+            }
+        }
+        let answer = match create(&mut state, self.config(), request)
+            .map(|answer| serde_json::to_value(answer))
+        {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => {
+                return ApiFailure::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "answer could not be encoded",
+                )
+                .into_response()
+            }
+            Err(failure) => return failure.into_response(),
+        };
+        if let Some(key) = key {
+            state.idempotency.insert(
+                key,
+                IdempotentAnswer {
+                    fingerprint,
+                    status: StatusCode::OK.as_u16(),
+                    body: answer.clone(),
+                },
+            );
+        }
+        self.persist(&state);
+        (StatusCode::OK, Json(answer)).into_response()
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiFailure> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match presented {
+            Some(key) if constant_time_eq(key.as_bytes(), self.config().api_key.as_bytes()) => {
+                Ok(())
+            }
+            // Never say what was expected, nor echo what was sent.
+            _ => Err(ApiFailure::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid API key (Authorization: Bearer <key>)",
+            )),
+        }
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiFailure> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(ApiFailure::invalid(format!(
+            "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+        ))),
+    }
+}

@@ -1,0 +1,200 @@
+// The local billing page's behaviour: signs in through the development token
+// endpoint, lists plans, shows the tenant's status, starts checkout and the
+// portal, and on the return pages waits for the webhook-driven status.
+"use strict";
+
+const TOKEN_KEY = "billing.token";
+const TENANT_KEY = "billing.tenant";
+// When the last checkout started: a status older than that is not its outcome.
+const CHECKOUT_STARTED_KEY = "billing.checkoutStartedAt";
+const SUCCESS_STATUSES = ["active", "trialing"];
+const FAILED_STATUSES = ["incomplete", "incomplete_expired", "past_due", "unpaid", "canceled"];
+
+const $ = (id) => document.getElementById(id);
+
+function say(text) {
+  $("message").textContent = text || "";
+}
+
+async function api(method, path, body) {
+  const headers = { "content-type": "application/json" };
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token) headers.authorization = "Bearer " + token;
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let json = null;
+  try { json = await response.json(); } catch (_) { /* empty body */ }
+  if (!response.ok) {
+    const message = (json && json.error && json.error.message) || (json && json.message) || response.statusText;
+    const error = new Error(message);
+    error.status = response.status;
+    error.code = json && json.error && json.error.code;
+    throw error;
+  }
+  return json;
+}
+
+// Minor units to a display string without floating point.
+function formatPrice(price) {
+  const minor = Math.abs(price.amount_minor);
+  const major = Math.floor(minor / 100);
+  const cents = String(minor % 100).padStart(2, "0");
+  const sign = price.amount_minor < 0 ? "-" : "";
+  return `${sign}${price.currency.toUpperCase()} ${major}.${cents}`;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  say("");
+  try {
+    const tenant = $("tenant").value.trim();
+    const { token } = await api("POST", "/dev/token", { tenant, role: $("role").value });
+    localStorage.setItem(TOKEN_KEY, token);
+    localStorage.setItem(TENANT_KEY, tenant);
+    await refresh();
+  } catch (e) {
+    say("Sign-in failed: " + e.message);
+  }
+}
+
+async function loadPlans(status) {
+  const { plans } = await api("GET", "/billing/plans");
+  const list = $("plan-list");
+  list.replaceChildren();
+  for (const plan of plans) {
+    const card = document.createElement("div");
+    card.className = "plan";
+    card.dataset.testid = "plan-" + plan.code;
+    const name = document.createElement("h3");
+    name.textContent = plan.displayName;
+    const price = document.createElement("p");
+    price.className = "price";
+    price.textContent = plan.price.amount_minor === 0 ? "Free" : `${formatPrice(plan.price)} / ${plan.interval}`;
+    card.append(name, price);
+    if (plan.price.amount_minor > 0) {
+      const button = document.createElement("button");
+      button.textContent = status && status.plan === plan.code && SUCCESS_STATUSES.includes(status.status) ? "Current plan" : "Choose " + plan.displayName;
+      button.dataset.testid = "checkout-" + plan.code;
+      button.disabled = Boolean(status && ["active", "trialing", "past_due", "unpaid", "paused"].includes(status.status));
+      button.addEventListener("click", () => checkout(plan.code));
+      card.append(button);
+    }
+    list.append(card);
+  }
+  $("plans").hidden = false;
+}
+
+function showStatus(status) {
+  $("status-plan").textContent = status.plan;
+  $("status-value").textContent = status.status;
+  $("access-value").textContent = status.access;
+  const end = status.cancelAtPeriodEnd ? `ends ${status.currentPeriodEnd}` : (status.currentPeriodEnd ? `renews ${status.currentPeriodEnd}` : "-");
+  $("status-period").textContent = end;
+  $("portal").hidden = status.status === "none";
+  $("status").hidden = false;
+}
+
+async function checkout(plan) {
+  say("");
+  try {
+    const origin = window.location.origin;
+    const session = await api("POST", "/billing/session", {
+      plan,
+      successUrl: origin + "/checkout/return",
+      cancelUrl: origin + "/checkout/cancelled",
+    });
+    localStorage.setItem(CHECKOUT_STARTED_KEY, new Date().toISOString());
+    window.location.assign(session.sessionUrl);
+  } catch (e) {
+    say(e.code === "subscription_exists" ? "You already have a subscription: manage it in the portal." : "Checkout failed: " + e.message);
+  }
+}
+
+async function openPortal() {
+  say("");
+  try {
+    const { url } = await api("POST", "/billing/portal", { returnUrl: window.location.origin + "/" });
+    window.location.assign(url);
+  } catch (e) {
+    say("Could not open the portal: " + e.message);
+  }
+}
+
+function setOutcome(result, title, detail, recover) {
+  const el = $("checkout-result");
+  el.textContent = result;
+  el.className = result;
+  $("outcome-title").textContent = title;
+  $("outcome-detail").textContent = detail;
+  $("recovery").hidden = !recover;
+  $("outcome").hidden = false;
+}
+
+// The outcome is whatever the backend says once a webhook newer than the
+// checkout has been processed; until then it is pending.
+async function awaitCheckoutOutcome() {
+  const started = localStorage.getItem(CHECKOUT_STARTED_KEY) || "1970-01-01T00:00:00Z";
+  setOutcome("pending", "Confirming your payment", "Waiting for the payment provider to confirm…", false);
+  for (let attempt = 0; attempt < 120; attempt++) {
+    try {
+      const status = await api("GET", "/billing/status");
+      showStatus(status);
+      // Provider times have whole seconds: allow the checkout's own second.
+      const fresh = status.updatedAt && Date.parse(status.updatedAt) >= Date.parse(started) - 1000;
+      if (fresh && SUCCESS_STATUSES.includes(status.status)) {
+        setOutcome("active", "You're subscribed", `Plan ${status.plan} is active.`, false);
+        return;
+      }
+      if (fresh && FAILED_STATUSES.includes(status.status)) {
+        setOutcome("failed", "Payment failed", `The subscription is ${status.status}. Try another payment, or contact support.`, true);
+        return;
+      }
+    } catch (e) {
+      say("Could not read the billing status: " + e.message);
+    }
+    await new Promise((resolve) => setTimeout(resolve, attempt < 30 ? 1000 : 5000));
+  }
+  setOutcome("pending", "Still confirming", "The provider has not confirmed yet; this can take a few minutes. Refresh later, or contact support.", true);
+}
+
+async function refresh() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  const tenant = localStorage.getItem(TENANT_KEY);
+  $("signed-in").hidden = !token;
+  $("signed-in").textContent = token ? `Signed in as tenant ${tenant}.` : "";
+  if (!token) {
+    await loadPlans(null);
+    return;
+  }
+  let status = null;
+  try {
+    status = await api("GET", "/billing/status");
+    showStatus(status);
+  } catch (e) {
+    if (e.status === 401) {
+      localStorage.removeItem(TOKEN_KEY);
+      say("Your session expired; sign in again.");
+    } else {
+      say("Could not read the billing status: " + e.message);
+    }
+  }
+  await loadPlans(status);
+}
+
+async function main() {
+  $("signin-form").addEventListener("submit", signIn);
+  $("portal").addEventListener("click", openPortal);
+  const tenant = localStorage.getItem(TENANT_KEY);
+  if (tenant) $("tenant").value = tenant;
+  await refresh();
+  if (window.location.pathname === "/checkout/return" && localStorage.getItem(TOKEN_KEY)) {
+    await awaitCheckoutOutcome();
+  } else if (window.location.pathname === "/checkout/cancelled") {
+    setOutcome("cancelled", "Checkout cancelled", "No payment was taken.", true);
+  }
+}
+
+main().catch((e) => say(e.message));
