@@ -37,12 +37,12 @@ async function api(method, path, body) {
   return json;
 }
 
-// Minor units to a display string without floating point.
+// Minor units (the API's `amountMinor`) to a display string without floating point.
 function formatPrice(price) {
-  const minor = Math.abs(price.amount_minor);
+  const minor = Math.abs(price.amountMinor);
   const major = Math.floor(minor / 100);
   const cents = String(minor % 100).padStart(2, "0");
-  const sign = price.amount_minor < 0 ? "-" : "";
+  const sign = price.amountMinor < 0 ? "-" : "";
   return `${sign}${price.currency.toUpperCase()} ${major}.${cents}`;
 }
 
@@ -72,9 +72,9 @@ async function loadPlans(status) {
     name.textContent = plan.displayName;
     const price = document.createElement("p");
     price.className = "price";
-    price.textContent = plan.price.amount_minor === 0 ? "Free" : `${formatPrice(plan.price)} / ${plan.interval}`;
+    price.textContent = plan.price.amountMinor === 0 ? "Free" : `${formatPrice(plan.price)} / ${plan.interval}`;
     card.append(name, price);
-    if (plan.price.amount_minor > 0) {
+    if (plan.price.amountMinor > 0) {
       const button = document.createElement("button");
       button.textContent = status && status.plan === plan.code && SUCCESS_STATUSES.includes(status.status) ? "Current plan" : "Choose " + plan.displayName;
       button.dataset.testid = "checkout-" + plan.code;

@@ -1,11 +1,12 @@
 //! create-session Lambda entry point: builds the store, reads the Stripe key
-//! from Secrets Manager and builds the Stripe client once per cold start.
+//! from Secrets Manager and builds the Stripe client once per cold start
+//! (and the sandbox provider's, when `SANDBOX_API_BASE` enables it).
 
 use billing_aws::{load_sdk_config, DynamoStore, SecretsManagerSource};
 use billing_domain::ports::SecretSource;
 use billing_domain::Provider;
 use billing_lambda::{logging, ConfigError, Env};
-use billing_providers::{ApiClient, HttpConfig, StripeGateway};
+use billing_providers::{ApiClient, HttpConfig, SandboxGateway, StripeGateway};
 use create_session::SessionApi;
 use lambda_http::{service_fn, Error, Request};
 use std::time::Duration;
@@ -31,11 +32,24 @@ async fn main() -> Result<(), Error> {
         request_timeout: Duration::from_secs(4),
         ..HttpConfig::default()
     })?;
-    let mut gateway = StripeGateway::from_credentials(stripe, http)?;
+    let mut gateway = StripeGateway::from_credentials(stripe, http.clone())?;
     if let Some(base) = env.optional("STRIPE_API_BASE") {
         gateway = gateway.with_base_url(base);
     }
-    let api = SessionApi::from_env(&env, store, vec![Box::new(gateway)])?;
+    let mut gateways: Vec<Box<dyn billing_domain::ports::BillingGateway>> = vec![Box::new(gateway)];
+    // The sandbox is a test provider: offered only where explicitly enabled.
+    if let Some(base) = env.optional("SANDBOX_API_BASE") {
+        let sandbox = secrets
+            .provider(Provider::Sandbox)
+            .ok_or(ConfigError::Invalid {
+                name: "SANDBOX_API_BASE",
+                reason: "the sandbox is enabled but the secret has no \"sandbox\" entry".into(),
+            })?;
+        gateways.push(Box::new(SandboxGateway::from_credentials(
+            sandbox, http, base,
+        )?));
+    }
+    let api = SessionApi::from_env(&env, store, gateways)?;
     let api = &api;
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(api.handle(request).await)

@@ -413,3 +413,19 @@ async fn portal_without_claims_is_401() {
     .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn portal_sample_event_opens_the_portal() {
+    let store = MemoryStore::new();
+    seed_subscription(&store, Some("cus_TestAcme01")).await;
+    let gateway = RecordingGateway::default();
+    let api = api(store, gateway.clone());
+    let path = format!(
+        "{}/../../events/create-portal-session.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let event = std::fs::read_to_string(path).unwrap();
+    let (status, body) = call(&api, lambda_http::request::from_str(&event).unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(gateway.calls.lock().unwrap().portals[0].0, "cus_TestAcme01");
+}

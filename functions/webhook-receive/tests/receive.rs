@@ -257,3 +257,79 @@ async fn a_delivery_signed_with_any_listed_secret_is_accepted() {
     assert_eq!(status, 200);
     assert_eq!(queue.drain().len(), 1);
 }
+
+/// Every `events/webhook-sandbox-*.json` and the time it was signed at.
+fn sandbox_samples() -> Vec<(String, Value, UnixTime)> {
+    let mut names: Vec<_> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("webhook-sandbox-"))
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 2,
+        "sandbox sample deliveries missing: {names:?}"
+    );
+    names
+        .into_iter()
+        .map(|name| {
+            let event = sample_json(&name);
+            let at = UnixTime(
+                event["headers"]["webhook-timestamp"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            );
+            (name, event, at)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sandbox_samples_are_accepted_where_the_sandbox_is_enabled() {
+    let queue = Arc::new(MemoryQueue::new());
+    let verifiers: Vec<Box<dyn WebhookVerifier>> = vec![
+        Box::new(StripeWebhooks::new()),
+        Box::new(billing_providers::SandboxWebhooks::new()),
+    ];
+    let cache = SecretCache::new(
+        Arc::new(StaticSecrets::new(DEV_SECRETS)),
+        SecretCachePolicy::default(),
+    );
+    let receiver: Receiver = WebhookReceiver::new(
+        queue.clone(),
+        cache,
+        verifiers,
+        billing_lambda::config::catalog().unwrap(),
+    );
+    for (name, event, at) in sandbox_samples() {
+        let (status, body) = call(&receiver, &event, at).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        let queued = queue.drain();
+        assert_eq!(queued.len(), 1, "{name}");
+        assert_eq!(
+            queued[0].event_id,
+            event["headers"]["webhook-id"].as_str().unwrap(),
+            "{name}: the webhook-id is the dedupe key"
+        );
+        assert_eq!(
+            queued[0].event.tenant_hint.as_ref().map(|t| t.as_str()),
+            Some("org_acme")
+        );
+    }
+}
+
+#[tokio::test]
+async fn sandbox_deliveries_are_refused_where_the_sandbox_is_not_enabled() {
+    let (receiver, queue, _) = receiver(DEV_SECRETS);
+    for (name, event, at) in sandbox_samples() {
+        let (status, body) = call(&receiver, &event, at).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("unknown_provider")),
+            "{name}"
+        );
+    }
+    assert!(queue.drain().is_empty());
+}

@@ -289,3 +289,73 @@ fn document_routes_use_the_operation_security_else_the_default() {
         ])
     );
 }
+
+/// `(METHOD, path)` → the function binary serving it.
+type Handlers = BTreeMap<(String, String), String>;
+
+/// Each `HttpApi` route of the template with its function's `Metadata.Binary`.
+fn template_handlers(template: &str) -> Handlers {
+    let template: Yaml = serde_norway::from_str(template).expect("template is YAML");
+    let mut handlers = Handlers::new();
+    for (_, resource) in get(&template, "Resources")
+        .and_then(Yaml::as_mapping)
+        .expect("Resources")
+    {
+        let Some(binary) = get(resource, "Metadata")
+            .and_then(|m| get(m, "Binary"))
+            .and_then(Yaml::as_str)
+        else {
+            continue;
+        };
+        let events = get(resource, "Properties")
+            .and_then(|p| get(p, "Events"))
+            .and_then(Yaml::as_mapping);
+        for (_, event) in events.into_iter().flatten() {
+            if get(event, "Type").and_then(Yaml::as_str) != Some("HttpApi") {
+                continue;
+            }
+            let properties = get(event, "Properties").expect("event Properties");
+            let field = |key: &str| get(properties, key).and_then(Yaml::as_str).expect(key);
+            handlers.insert(
+                (
+                    field("Method").to_ascii_uppercase(),
+                    field("Path").to_owned(),
+                ),
+                binary.to_owned(),
+            );
+        }
+    }
+    handlers
+}
+
+/// Each operation of the document with its `x-lambda-function`, the name the
+/// local server routes by.
+fn document_handlers(document: &str) -> Handlers {
+    let document: Json = serde_json::from_str(document).expect("document is JSON");
+    let mut handlers = Handlers::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in OPENAPI_METHODS {
+            if let Some(operation) = item.get(method) {
+                let function = operation["x-lambda-function"]
+                    .as_str()
+                    .unwrap_or("<missing x-lambda-function>");
+                handlers.insert(
+                    (method.to_ascii_uppercase(), path.clone()),
+                    function.to_owned(),
+                );
+            }
+        }
+    }
+    handlers
+}
+
+#[test]
+fn every_route_names_the_function_the_template_binds_it_to() {
+    let template = template_handlers(&repo_file("template.yaml"));
+    let document = document_handlers(&repo_file("infra/openapi.json"));
+    assert!(!template.is_empty());
+    assert_eq!(
+        template, document,
+        "x-lambda-function in infra/openapi.json must name the Metadata.Binary of the function template.yaml routes to"
+    );
+}
