@@ -108,48 +108,13 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
     })?;
     let base_url = format!("http://{addr}");
 
-    let (store, queue, consumer, secrets, sandbox_state): (
-        Store,
-        Arc<dyn EventQueue>,
-        Arc<dyn QueueConsumer>,
-        Arc<dyn SecretSource>,
-        Option<std::path::PathBuf>,
-    ) = match &config.backend {
-        Backend::Embedded { data_dir } => {
-            std::fs::create_dir_all(data_dir)
-                .map_err(|e| StartError::Embedded(format!("{}: {e}", data_dir.display())))?;
-            let db = billing_embedded::EmbeddedDb::open(&data_dir.join("billing.redb"))
-                .map_err(|e| StartError::Embedded(e.to_string()))?;
-            let queue = Arc::new(db.queue(billing_embedded::QueueConfig {
-                visibility_timeout: config.visibility_timeout,
-                ..Default::default()
-            }));
-            (
-                Arc::new(db.store()),
-                queue.clone(),
-                queue,
-                Arc::new(FileSecrets::new(&config.secrets_file)),
-                Some(data_dir.join("sandbox.json")),
-            )
-        }
-        Backend::Aws {
-            table,
-            queue_url,
-            secret_id,
-        } => {
-            let sdk = billing_aws::load_sdk_config().await;
-            let queue = Arc::new(billing_aws::SqsQueue::from_config(&sdk, queue_url));
-            (
-                Arc::new(billing_aws::DynamoStore::from_config(&sdk, table)),
-                queue.clone(),
-                queue,
-                Arc::new(billing_aws::SecretsManagerSource::from_config(
-                    &sdk, secret_id,
-                )),
-                None,
-            )
-        }
-    };
+    let Backing {
+        store,
+        queue,
+        consumer,
+        secrets,
+        sandbox_state,
+    } = open_backend(&config).await?;
     let provider_secrets = secrets
         .fetch()
         .await
@@ -214,6 +179,55 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
         shutdown,
         server,
         poller,
+    })
+}
+
+/// The adapters of the chosen backend.
+struct Backing {
+    store: Store,
+    queue: Arc<dyn EventQueue>,
+    consumer: Arc<dyn QueueConsumer>,
+    secrets: Arc<dyn SecretSource>,
+    /// Where the sandbox keeps its own state; in memory without one.
+    sandbox_state: Option<std::path::PathBuf>,
+}
+
+async fn open_backend(config: &LocalConfig) -> Result<Backing, StartError> {
+    Ok(match &config.backend {
+        Backend::Embedded { data_dir } => {
+            std::fs::create_dir_all(data_dir)
+                .map_err(|e| StartError::Embedded(format!("{}: {e}", data_dir.display())))?;
+            let db = billing_embedded::EmbeddedDb::open(&data_dir.join("billing.redb"))
+                .map_err(|e| StartError::Embedded(e.to_string()))?;
+            let queue = Arc::new(db.queue(billing_embedded::QueueConfig {
+                visibility_timeout: config.visibility_timeout,
+                ..Default::default()
+            }));
+            Backing {
+                store: Arc::new(db.store()),
+                queue: queue.clone(),
+                consumer: queue,
+                secrets: Arc::new(FileSecrets::new(&config.secrets_file)),
+                sandbox_state: Some(data_dir.join("sandbox.json")),
+            }
+        }
+        Backend::Aws {
+            table,
+            queue_url,
+            secret_id,
+        } => {
+            let sdk = billing_aws::load_sdk_config().await;
+            let queue = Arc::new(billing_aws::SqsQueue::from_config(&sdk, queue_url));
+            Backing {
+                store: Arc::new(billing_aws::DynamoStore::from_config(&sdk, table)),
+                queue: queue.clone(),
+                consumer: queue,
+                secrets: Arc::new(billing_aws::SecretsManagerSource::from_config(
+                    &sdk, secret_id,
+                )),
+                sandbox_state: None,
+            }
+        }
     })
 }
 
