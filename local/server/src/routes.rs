@@ -47,8 +47,9 @@ impl Route {
 
     /// The path parameters if `path` matches this route's template.
     fn matches(&self, path: &str) -> Option<HashMap<String, String>> {
-        let template: Vec<&str> = self.path.trim_matches('/').split('/').collect();
-        let actual: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // Like an HTTP API, `/billing/status/` is not `/billing/status`.
+        let template: Vec<&str> = self.path.trim_start_matches('/').split('/').collect();
+        let actual: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if template.len() != actual.len() {
             return None;
         }
@@ -176,6 +177,7 @@ mod tests {
         assert!(find(&routes, "POST", "/billing/webhooks/").is_none());
         assert!(find(&routes, "POST", "/billing/webhooks/a/b").is_none());
         assert!(find(&routes, "GET", "/billing/nothing").is_none());
+        assert!(find(&routes, "GET", "/billing/status/").is_none());
     }
 
     #[test]
