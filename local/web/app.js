@@ -8,9 +8,15 @@ const TENANT_KEY = "billing.tenant";
 // When the last checkout started: a status older than that is not its outcome.
 const CHECKOUT_STARTED_KEY = "billing.checkoutStartedAt";
 const SUCCESS_STATUSES = ["active", "trialing"];
-const FAILED_STATUSES = ["incomplete", "incomplete_expired", "past_due", "unpaid", "canceled"];
+const RENEWING_STATUSES = ["active", "trialing", "past_due"];
+const FAILED_STATUSES = ["incomplete_expired", "past_due", "unpaid", "canceled"];
+// A paid checkout's webhooks may arrive in any order and pass through
+// `incomplete` on the way to `active`; a declined one stays `incomplete`. So
+// `incomplete` counts as failed only once it has not changed for this long.
+const INCOMPLETE_SETTLE_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function say(text) {
   $("message").textContent = text || "";
@@ -87,12 +93,20 @@ async function loadPlans(status) {
   $("plans").hidden = false;
 }
 
+// Only a live subscription renews: an incomplete one never started and a
+// canceled one has ended.
+function periodText(status) {
+  if (status.status === "canceled") return status.canceledAt ? `ended ${status.canceledAt}` : "ended";
+  if (status.cancelAtPeriodEnd) return `ends ${status.cancelAt || status.currentPeriodEnd}`;
+  if (RENEWING_STATUSES.includes(status.status) && status.currentPeriodEnd) return `renews ${status.currentPeriodEnd}`;
+  return "-";
+}
+
 function showStatus(status) {
   $("status-plan").textContent = status.plan;
   $("status-value").textContent = status.status;
   $("access-value").textContent = status.access;
-  const end = status.cancelAtPeriodEnd ? `ends ${status.currentPeriodEnd}` : (status.currentPeriodEnd ? `renews ${status.currentPeriodEnd}` : "-");
-  $("status-period").textContent = end;
+  $("status-period").textContent = periodText(status);
   $("portal").hidden = status.status === "none";
   $("status").hidden = false;
 }
@@ -138,6 +152,9 @@ function setOutcome(result, title, detail, recover) {
 async function awaitCheckoutOutcome() {
   const started = localStorage.getItem(CHECKOUT_STARTED_KEY) || "1970-01-01T00:00:00Z";
   setOutcome("pending", "Confirming your payment", "Waiting for the payment provider to confirm…", false);
+  const failed = (status) => setOutcome("failed", "Payment failed", `The subscription is ${status.status}. Try another payment, or contact support.`, true);
+  let incomplete = null; // { updatedAt, since } of the `incomplete` status being watched
+  let settledIncomplete = false;
   for (let attempt = 0; attempt < 120; attempt++) {
     try {
       const status = await api("GET", "/billing/status");
@@ -146,18 +163,31 @@ async function awaitCheckoutOutcome() {
       const fresh = status.updatedAt && Date.parse(status.updatedAt) >= Date.parse(started) - 1000;
       if (fresh && SUCCESS_STATUSES.includes(status.status)) {
         setOutcome("active", "You're subscribed", `Plan ${status.plan} is active.`, false);
+        await loadPlans(status);
         return;
       }
       if (fresh && FAILED_STATUSES.includes(status.status)) {
-        setOutcome("failed", "Payment failed", `The subscription is ${status.status}. Try another payment, or contact support.`, true);
+        failed(status);
+        await loadPlans(status);
         return;
+      }
+      if (fresh && status.status === "incomplete") {
+        if (!incomplete || incomplete.updatedAt !== status.updatedAt) {
+          incomplete = { updatedAt: status.updatedAt, since: performance.now() };
+        } else if (!settledIncomplete && performance.now() - incomplete.since >= INCOMPLETE_SETTLE_MS) {
+          // Still watched afterwards: a late confirmation turns it active.
+          settledIncomplete = true;
+          failed(status);
+        }
       }
     } catch (e) {
       say("Could not read the billing status: " + e.message);
     }
-    await new Promise((resolve) => setTimeout(resolve, attempt < 30 ? 1000 : 5000));
+    await sleep(attempt < 30 ? 1000 : 5000);
   }
-  setOutcome("pending", "Still confirming", "The provider has not confirmed yet; this can take a few minutes. Refresh later, or contact support.", true);
+  if (!settledIncomplete) {
+    setOutcome("pending", "Still confirming", "The provider has not confirmed yet; this can take a few minutes. Refresh later, or contact support.", true);
+  }
 }
 
 async function refresh() {
