@@ -114,6 +114,24 @@ impl ApiClient {
         self.retry
     }
 
+    /// Sends `request` with retries and reads the JSON answer: the one call
+    /// every adapter makes. A failure becomes the domain's error (`describe`
+    /// reads the provider's 4xx body) and is logged with the URL path only,
+    /// never a body or a credential.
+    pub async fn call_json<T: DeserializeOwned>(
+        &self,
+        request: &ApiRequest,
+        provider: Provider,
+        describe: impl FnOnce(&ApiResponse) -> Rejection,
+    ) -> Result<T, ProviderError> {
+        let response = self.send_with_retries(request).await.map_err(|e| {
+            let error = e.into_provider_error(provider, describe);
+            tracing::warn!(provider = %provider, path = request.url.path(), error = %error, retryable = error.is_retryable(), "provider call failed");
+            error
+        })?;
+        response.json(provider)
+    }
+
     /// Sends `request`, repeating it while the failure is transient and the
     /// request is safe to repeat.
     ///

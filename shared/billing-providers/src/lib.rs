@@ -2,14 +2,16 @@
 //! (`BillingGateway` for the provider's API, `WebhookVerifier` for its signed
 //! webhooks) so the Lambda functions never see a provider's wire format.
 //!
-//! `http` and `signing` are the plumbing every provider reuses (one HTTP
+//! `http`, `signing` and `payload` are the plumbing every provider reuses (one HTTP
 //! client with timeouts and idempotent retries; HMAC and constant-time
-//! compare). Each provider then lives in its own module: `stripe`, and
+//! compare, signed-timestamp checks; payload decoding that never quotes the
+//! payload). Each provider then lives in its own module: `stripe`, and
 //! `sandbox`, the fake provider of local runs. `standard_webhooks` is the
 //! generic Standard Webhooks (Svix) signature scheme that providers such as
 //! the sandbox sign with.
 
 pub mod http;
+pub mod payload;
 pub mod sandbox;
 pub mod signing;
 pub mod standard_webhooks;

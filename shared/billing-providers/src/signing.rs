@@ -1,7 +1,10 @@
-//! HMAC-SHA256 and constant-time comparison, shared by every provider's
-//! webhook verification (Stripe today; Razorpay, Cashfree and Paddle sign the
-//! same way with different message layouts).
+//! HMAC-SHA256, constant-time comparison and the signed-timestamp checks,
+//! shared by every provider's webhook verification (Stripe and Standard
+//! Webhooks today; Razorpay, Cashfree and Paddle sign the same way with
+//! different message layouts).
 
+use billing_domain::ports::WebhookError;
+use billing_domain::UnixTime;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -22,6 +25,38 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 /// `hmac_sha256` as lowercase hex, the form most providers put in headers.
 pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(hmac_sha256(key, parts))
+}
+
+/// A signed timestamp as sent in a header: unix seconds, digits only
+/// (`i64::from_str` would also take "+5" or "-5").
+pub fn parse_unix_timestamp(value: &str) -> Result<i64, WebhookError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WebhookError::MalformedSignature(
+            "timestamp is not a number",
+        ));
+    }
+    value
+        .parse()
+        .map_err(|_| WebhookError::MalformedSignature("timestamp is out of range"))
+}
+
+/// Refuses a signed timestamp more than `tolerance_seconds` away from `now`
+/// in either direction (a replay, or a badly skewed clock). Exactly at the
+/// edge is accepted. Computed in i128 so no timestamp can overflow it.
+pub fn check_timestamp_window(
+    timestamp: i64,
+    now: UnixTime,
+    tolerance_seconds: i64,
+) -> Result<(), WebhookError> {
+    let age = i128::from(now.seconds()) - i128::from(timestamp);
+    let tolerance = i128::from(tolerance_seconds);
+    if age > tolerance {
+        return Err(WebhookError::TimestampTooOld);
+    }
+    if -age > tolerance {
+        return Err(WebhookError::TimestampInFuture);
+    }
+    Ok(())
 }
 
 /// Compares two byte strings without leaking, through timing, where they

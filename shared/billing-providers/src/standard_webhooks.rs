@@ -18,7 +18,7 @@
 //! reads as one rather than as a forged delivery. `sign` reports such a
 //! secret as [`InvalidSecret`].
 
-use crate::signing::{constant_time_eq, hmac_sha256};
+use crate::signing::{check_timestamp_window, constant_time_eq, hmac_sha256, parse_unix_timestamp};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
@@ -95,7 +95,7 @@ pub fn verify(
     if id.is_empty() {
         return Err(WebhookError::MalformedSignature("webhook-id is empty"));
     }
-    let timestamp = parse_timestamp(timestamp_text)?;
+    let timestamp = parse_unix_timestamp(timestamp_text)?;
     let candidates = v1_signatures(signature)?;
 
     let keys: Vec<Vec<u8>> = secrets
@@ -125,14 +125,7 @@ pub fn verify(
         return Err(WebhookError::InvalidSignature);
     }
 
-    let age = i128::from(now.seconds()) - i128::from(timestamp);
-    let tolerance = i128::from(tolerance_seconds);
-    if age > tolerance {
-        return Err(WebhookError::TimestampTooOld);
-    }
-    if -age > tolerance {
-        return Err(WebhookError::TimestampInFuture);
-    }
+    check_timestamp_window(timestamp, now, tolerance_seconds)?;
     Ok(VerifiedDelivery {
         id: id.to_owned(),
         timestamp: UnixTime(timestamp),
@@ -168,18 +161,6 @@ fn required_header<'a>(
     delivery
         .header(name)
         .ok_or(WebhookError::MissingSignature(name))
-}
-
-fn parse_timestamp(value: &str) -> Result<i64, WebhookError> {
-    // Digits only: `i64::from_str` would also take "+5" or "-5".
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(WebhookError::MalformedSignature(
-            "timestamp is not a number",
-        ));
-    }
-    value
-        .parse()
-        .map_err(|_| WebhookError::MalformedSignature("timestamp is out of range"))
 }
 
 /// The decoded `v1` signatures of the header. Undecodable ones are kept as

@@ -70,16 +70,9 @@ impl SandboxGateway {
             .bearer_auth(&self.api_key)
             .json(body)
             .idempotency_key(idempotency_key);
-        let response = self
-            .client
-            .send_with_retries(&request)
+        self.client
+            .call_json(&request, Provider::Sandbox, sandbox_rejection)
             .await
-            .map_err(|e| {
-                let error = e.into_provider_error(Provider::Sandbox, sandbox_rejection);
-                tracing::warn!(path, error = %error, retryable = error.is_retryable(), "sandbox call failed");
-                error
-            })?;
-        response.json(Provider::Sandbox)
     }
 }
 

@@ -13,7 +13,7 @@ use super::wire::{
     CheckoutSessionObject, InvoiceObject, SandboxEvent, SandboxEventType, SandboxStatus,
     SubscriptionObject,
 };
-use crate::http::json_problem;
+use crate::payload::{decode, malformed};
 use crate::standard_webhooks::{self, DEFAULT_TOLERANCE_SECONDS};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::WebhookSecret;
@@ -21,7 +21,6 @@ use billing_domain::{
     Catalog, CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
 };
-use serde::de::DeserializeOwned;
 
 /// Verifies and normalizes sandbox deliveries. Holds no secrets: they come
 /// per call from the secret cache, as for every provider.
@@ -111,14 +110,6 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         tenant_hint,
         kind,
     })
-}
-
-fn malformed(what: &str, error: &serde_json::Error) -> WebhookError {
-    WebhookError::MalformedPayload(format!("{what}: {}", json_problem(error)))
-}
-
-fn decode<T: DeserializeOwned>(data: &serde_json::Value, what: &str) -> Result<T, WebhookError> {
-    T::deserialize(data).map_err(|e| malformed(what, &e))
 }
 
 fn checkout_completed(session: CheckoutSessionObject) -> (EventKind, Option<TenantId>) {

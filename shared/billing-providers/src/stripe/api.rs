@@ -88,16 +88,9 @@ impl StripeGateway {
         if let Some(version) = &self.api_version {
             request = request.header("stripe-version", version);
         }
-        let response = self
-            .client
-            .send_with_retries(&request)
+        self.client
+            .call_json(&request, Provider::Stripe, stripe_rejection)
             .await
-            .map_err(|e| {
-                let error = e.into_provider_error(Provider::Stripe, stripe_rejection);
-                tracing::warn!(path, error = %error, retryable = error.is_retryable(), "Stripe call failed");
-                error
-            })?;
-        response.json(Provider::Stripe)
     }
 }
 

@@ -13,14 +13,13 @@
 //! the 400 answer.
 
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
-use crate::http::json_problem;
+use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::WebhookSecret;
 use billing_domain::{
     Catalog, CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -116,14 +115,6 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         tenant_hint,
         kind,
     })
-}
-
-fn malformed(what: &str, error: &serde_json::Error) -> WebhookError {
-    WebhookError::MalformedPayload(format!("{what}: {}", json_problem(error)))
-}
-
-fn decode<T: DeserializeOwned>(object: &serde_json::Value, what: &str) -> Result<T, WebhookError> {
-    T::deserialize(object).map_err(|e| malformed(what, &e))
 }
 
 fn checkout_completed(session: CheckoutSessionObject) -> (EventKind, Option<TenantId>) {

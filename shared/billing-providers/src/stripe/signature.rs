@@ -9,7 +9,9 @@
 //! any `v1` matching any secret accepts the delivery. Only `v1` counts; `v0`
 //! (test-mode only) and unknown schemes are ignored so nobody can downgrade.
 
-use crate::signing::{constant_time_eq, hmac_sha256, hmac_sha256_hex};
+use crate::signing::{
+    check_timestamp_window, constant_time_eq, hmac_sha256, hmac_sha256_hex, parse_unix_timestamp,
+};
 use billing_domain::ports::WebhookError;
 use billing_domain::secrets::WebhookSecret;
 use billing_domain::UnixTime;
@@ -47,7 +49,7 @@ impl SignatureHeader {
                     if timestamp.is_some() {
                         return Err(WebhookError::MalformedSignature("more than one timestamp"));
                     }
-                    timestamp = Some(parse_timestamp(value)?);
+                    timestamp = Some(parse_unix_timestamp(value)?);
                 }
                 "v1" => v1.push(value.to_owned()),
                 _ => {}
@@ -59,18 +61,6 @@ impl SignatureHeader {
         }
         Ok(Self { timestamp, v1 })
     }
-}
-
-fn parse_timestamp(value: &str) -> Result<i64, WebhookError> {
-    // Digits only: `i64::from_str` would also take "+5" or "-5".
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(WebhookError::MalformedSignature(
-            "timestamp is not a number",
-        ));
-    }
-    value
-        .parse()
-        .map_err(|_| WebhookError::MalformedSignature("timestamp is out of range"))
 }
 
 /// Verifies `header` for `body`; returns the signed timestamp.
@@ -110,14 +100,7 @@ pub fn verify(
     if !matched {
         return Err(WebhookError::InvalidSignature);
     }
-    let age = i128::from(now.seconds()) - i128::from(parsed.timestamp);
-    let tolerance = i128::from(tolerance_seconds);
-    if age > tolerance {
-        return Err(WebhookError::TimestampTooOld);
-    }
-    if -age > tolerance {
-        return Err(WebhookError::TimestampInFuture);
-    }
+    check_timestamp_window(parsed.timestamp, now, tolerance_seconds)?;
     Ok(UnixTime(parsed.timestamp))
 }
 
