@@ -303,6 +303,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// The customer-creation idempotency key, the same for every provider: one
+/// per tenant, so a retry within the provider's key window returns the first
+/// customer. Beyond it, `CustomerRegistry::claim_customer` (first writer
+/// wins) keeps one customer per tenant in our records.
+pub fn customer_idempotency_key(tenant: &billing_domain::TenantId) -> String {
+    format!("customer-create:{tenant}")
+}
+
 /// One logical provider call, kept whole so every attempt sends the same
 /// bytes. Builder methods never fail; a bad header or body is reported by
 /// `send_with_retries` as [`SendError::InvalidRequest`].

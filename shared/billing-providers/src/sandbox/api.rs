@@ -87,13 +87,6 @@ fn sandbox_rejection(response: &ApiResponse) -> Rejection {
     }
 }
 
-/// One key per tenant, so a retried or repeated creation returns the first
-/// customer. `CustomerRegistry::claim_customer` keeps one per tenant in our
-/// records whatever the sandbox does.
-pub fn customer_idempotency_key(tenant: &TenantId) -> String {
-    format!("customer-create:{tenant}")
-}
-
 #[async_trait]
 impl BillingGateway for SandboxGateway {
     fn provider(&self) -> Provider {
@@ -105,7 +98,11 @@ impl BillingGateway for SandboxGateway {
             tenant_id: tenant.as_str().to_owned(),
         };
         let customer: CustomerObject = self
-            .post(CUSTOMERS_PATH, &body, &customer_idempotency_key(tenant))
+            .post(
+                CUSTOMERS_PATH,
+                &body,
+                &crate::http::customer_idempotency_key(tenant),
+            )
             .await?;
         Ok(customer.id)
     }

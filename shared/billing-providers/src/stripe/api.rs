@@ -134,14 +134,6 @@ struct PortalObject {
     url: String,
 }
 
-/// The customer-creation idempotency key: one per tenant, so a retry within
-/// Stripe's 24-hour key window returns the first customer. Beyond it,
-/// `CustomerRegistry::claim_customer` (first writer wins) keeps one customer
-/// per tenant in our records.
-pub fn customer_idempotency_key(tenant: &TenantId) -> String {
-    format!("customer-create:{tenant}")
-}
-
 #[async_trait]
 impl BillingGateway for StripeGateway {
     fn provider(&self) -> Provider {
@@ -153,7 +145,7 @@ impl BillingGateway for StripeGateway {
             .post(
                 "/v1/customers",
                 &[("metadata[tenant_id]", tenant.as_str())],
-                &customer_idempotency_key(tenant),
+                &crate::http::customer_idempotency_key(tenant),
             )
             .await?;
         Ok(customer.id)
