@@ -7,7 +7,7 @@
 mod redirects;
 
 use billing_domain::ports::{
-    BillingGateway, CheckoutRequest, CustomerRegistry, ProviderError, StoreError,
+    BillingGateway, CheckoutRequest, CustomerContact, CustomerRegistry, ProviderError, StoreError,
     SubscriptionReader,
 };
 use billing_domain::{Catalog, Provider, TenantId};
@@ -32,8 +32,11 @@ struct SessionRequest {
     plan: String,
     success_url: String,
     cancel_url: String,
-    /// Defaults to the deployment's first configured provider.
+    /// Defaults to the provider of the tenant's existing subscription, else
+    /// the deployment's first configured provider.
     provider: Option<String>,
+    /// Who pays; required by some providers (Cashfree), prefilled by others.
+    customer: Option<CustomerContact>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +153,35 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
                 )
             })?;
 
-        let gateway = self.gateway(body.provider.as_deref())?;
+        let existing = self
+            .store
+            .get_subscription(&tenant)
+            .await
+            .map_err(store_error)?;
+        // A tenant stays with the provider that holds its subscription.
+        let gateway = match &existing {
+            Some(stored) => {
+                let held_by = stored.subscription.provider;
+                if let Some(requested) = body.provider.as_deref() {
+                    if requested != held_by.as_str() {
+                        return Err(ApiError::new(
+                            StatusCode::CONFLICT,
+                            "provider_mismatch",
+                            format!("the tenant is billed through {held_by}"),
+                        ));
+                    }
+                }
+                self.enabled(held_by).ok_or_else(|| {
+                    tracing::error!(tenant = %tenant, provider = %held_by, "the tenant's provider is not enabled in this deployment");
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "provider_misconfigured",
+                        "billing is misconfigured",
+                    )
+                })?
+            }
+            None => self.gateway(body.provider.as_deref())?,
+        };
         let provider = gateway.provider();
         let plan = self.catalog.plan(&body.plan).ok_or_else(|| {
             ApiError::bad_request("unknown_plan", format!("no plan {:?}", body.plan))
@@ -177,12 +208,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         self.origins.check("cancelUrl", &body.cancel_url)?;
 
         // One subscription per tenant: changing plans goes through the portal.
-        if let Some(existing) = self
-            .store
-            .get_subscription(&tenant)
-            .await
-            .map_err(store_error)?
-        {
+        if let Some(existing) = &existing {
             if existing.subscription.status.is_live() {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -202,6 +228,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
                 success_url: body.success_url,
                 cancel_url: body.cancel_url,
                 idempotency_key: format!("checkout:{}", uuid::Uuid::new_v4()),
+                contact: body.customer,
             })
             .await
             .map_err(provider_error)?;
@@ -314,7 +341,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         &self,
         tenant: &TenantId,
         gateway: &dyn BillingGateway,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Option<String>, ApiError> {
         let provider = gateway.provider();
         if let Some(id) = self
             .store
@@ -322,12 +349,16 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             .await
             .map_err(store_error)?
         {
-            return Ok(id);
+            return Ok(Some(id));
         }
-        let created = gateway
+        let Some(created) = gateway
             .create_customer(tenant)
             .await
-            .map_err(provider_error)?;
+            .map_err(provider_error)?
+        else {
+            // The provider has no customer objects: the checkout names the tenant.
+            return Ok(None);
+        };
         // Concurrent first checkouts share the provider's idempotency key, so
         // they normally get the same customer; if not, the first stored wins.
         let kept = self
@@ -338,7 +369,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         if kept != created {
             tracing::warn!(tenant = %tenant, provider = %provider, "a concurrent request stored another customer first; using it");
         }
-        Ok(kept)
+        Ok(Some(kept))
     }
 }
 
@@ -376,6 +407,14 @@ fn provider_error(e: ProviderError) -> ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "provider_misconfigured",
             "billing is misconfigured",
+        ),
+        ProviderError::Unsupported {
+            provider,
+            operation,
+        } => ApiError::new(
+            StatusCode::CONFLICT,
+            "not_supported_by_provider",
+            format!("{provider} does not offer {operation}"),
         ),
     }
 }

@@ -20,22 +20,49 @@ struct Calls {
     portals: Vec<(String, String)>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct RecordingGateway {
+    provider: Provider,
+    /// Whether the provider has customer objects (PayPal has none).
+    customers: bool,
     calls: Arc<Mutex<Calls>>,
     fail_with: Option<ProviderError>,
+}
+
+impl Default for RecordingGateway {
+    fn default() -> Self {
+        Self {
+            provider: Provider::Stripe,
+            customers: true,
+            calls: Arc::default(),
+            fail_with: None,
+        }
+    }
+}
+
+impl RecordingGateway {
+    fn for_provider(provider: Provider, customers: bool) -> Self {
+        Self {
+            provider,
+            customers,
+            ..Self::default()
+        }
+    }
 }
 
 #[async_trait]
 impl BillingGateway for RecordingGateway {
     fn provider(&self) -> Provider {
-        Provider::Stripe
+        self.provider
     }
 
-    async fn create_customer(&self, tenant: &TenantId) -> Result<String, ProviderError> {
+    async fn create_customer(&self, tenant: &TenantId) -> Result<Option<String>, ProviderError> {
+        if !self.customers {
+            return Ok(None);
+        }
         let mut calls = self.calls.lock().unwrap();
         calls.customers.push(tenant.to_string());
-        Ok(format!("cus_{}", calls.customers.len()))
+        Ok(Some(format!("cus_{}", calls.customers.len())))
     }
 
     async fn create_checkout_session(
@@ -66,6 +93,10 @@ impl BillingGateway for RecordingGateway {
             .portals
             .push((customer_id.to_owned(), return_url.to_owned()));
         Ok("https://billing.stripe.com/p/session/test_1".into())
+    }
+
+    async fn cancel_at_period_end(&self, _: &str) -> Result<(), ProviderError> {
+        unreachable!("create-session never cancels")
     }
 }
 
@@ -123,7 +154,7 @@ async fn sample_request_creates_a_checkout_with_a_persisted_customer() {
     let checkout = &calls.checkouts[0];
     assert_eq!(
         (
-            checkout.customer_id.as_str(),
+            checkout.customer_id.as_deref().unwrap(),
             checkout.price_id.as_str(),
             checkout.plan_code.as_str()
         ),
@@ -142,7 +173,7 @@ async fn a_second_checkout_reuses_the_stored_customer_with_a_fresh_idempotency_k
     }
     let calls = gateway.calls.lock().unwrap();
     assert_eq!(calls.customers.len(), 1, "customer created once");
-    assert_eq!(calls.checkouts[1].customer_id, "cus_1");
+    assert_eq!(calls.checkouts[1].customer_id.as_deref(), Some("cus_1"));
     assert_ne!(
         calls.checkouts[0].idempotency_key,
         calls.checkouts[1].idempotency_key
@@ -197,12 +228,27 @@ async fn missing_claims_are_401() {
 }
 
 async fn seed_subscription(store: &MemoryStore, customer: Option<&str>) {
+    seed_subscription_with(
+        store,
+        Provider::Stripe,
+        SubscriptionStatus::Active,
+        customer,
+    )
+    .await
+}
+
+async fn seed_subscription_with(
+    store: &MemoryStore,
+    provider: Provider,
+    status: SubscriptionStatus,
+    customer: Option<&str>,
+) {
     let tenant = TenantId::parse("org_acme").unwrap();
-    let mut sub = Subscription::new(tenant.clone(), Provider::Stripe, UnixTime(1));
-    sub.status = SubscriptionStatus::Active;
+    let mut sub = Subscription::new(tenant.clone(), provider, UnixTime(1));
+    sub.status = status;
     sub.provider_customer_id = customer.map(str::to_owned);
     let commit = EventCommit {
-        provider: Provider::Stripe,
+        provider,
         event_id: "evt_seed".into(),
         tenant,
         dedupe_expires_at: UnixTime(100),
@@ -428,4 +474,101 @@ async fn portal_sample_event_opens_the_portal() {
     let (status, body) = call(&api, lambda_http::request::from_str(&event).unwrap()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(gateway.calls.lock().unwrap().portals[0].0, "cus_TestAcme01");
+}
+
+fn api_with(store: MemoryStore, gateways: &[&RecordingGateway]) -> SessionApi<MemoryStore> {
+    let gateways: Vec<Box<dyn BillingGateway>> = gateways
+        .iter()
+        .map(|g| Box::new((*g).clone()) as Box<dyn BillingGateway>)
+        .collect();
+    SessionApi::from_env(&env(), store, gateways).unwrap()
+}
+
+fn with_provider(provider: Option<&str>) -> Request {
+    let mut request = body("pro", "https://app.example.com/ok");
+    if let Some(provider) = provider {
+        request["provider"] = provider.into();
+    }
+    with_body(request)
+}
+
+#[tokio::test]
+async fn provider_is_the_requested_one_else_the_first_configured() {
+    let stripe = RecordingGateway::default();
+    let razorpay = RecordingGateway::for_provider(Provider::Razorpay, true);
+    let api = api_with(MemoryStore::new(), &[&stripe, &razorpay]);
+    assert_eq!(call(&api, with_provider(None)).await.0, 200);
+    assert_eq!(stripe.calls.lock().unwrap().checkouts.len(), 1);
+    let (status, body) = call(&api, with_provider(Some("razorpay"))).await;
+    assert_eq!(status, 200, "{body}");
+    let calls = razorpay.calls.lock().unwrap();
+    assert_eq!(calls.checkouts.len(), 1);
+    assert_eq!(
+        calls.checkouts[0].price_id, "plan_ProMonthly0001",
+        "the plan maps to the chosen provider's price"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_stays_with_the_provider_of_its_subscription() {
+    let store = MemoryStore::new();
+    // A past subscription (not live) held by Razorpay.
+    seed_subscription_with(
+        &store,
+        Provider::Razorpay,
+        SubscriptionStatus::Canceled,
+        None,
+    )
+    .await;
+    let stripe = RecordingGateway::default();
+    let razorpay = RecordingGateway::for_provider(Provider::Razorpay, true);
+    let api = api_with(store, &[&stripe, &razorpay]);
+    let (status, body) = call(&api, with_provider(None)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(razorpay.calls.lock().unwrap().checkouts.len(), 1);
+    assert!(stripe.calls.lock().unwrap().checkouts.is_empty());
+
+    let (status, body) = call(&api, with_provider(Some("stripe"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("provider_mismatch"))
+    );
+    assert!(stripe.calls.lock().unwrap().checkouts.is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_without_customers_gets_a_checkout_naming_the_tenant_only() {
+    let paypal = RecordingGateway::for_provider(Provider::Paypal, false);
+    let api = api_with(MemoryStore::new(), &[&paypal]);
+    let mut request = body("pro", "https://app.example.com/ok");
+    request["customer"] = json!({"email": "payer@example.com"});
+    let (status, body) = call(&api, with_body(request)).await;
+    assert_eq!(status, 200, "{body}");
+    let calls = paypal.calls.lock().unwrap();
+    assert!(calls.customers.is_empty());
+    let checkout = &calls.checkouts[0];
+    assert_eq!(checkout.customer_id, None);
+    assert_eq!(
+        checkout.contact.as_ref().and_then(|c| c.email.as_deref()),
+        Some("payer@example.com")
+    );
+}
+
+#[tokio::test]
+async fn a_portal_the_provider_does_not_offer_is_409() {
+    let store = MemoryStore::new();
+    seed_subscription(&store, Some("cus_1")).await;
+    let gateway = RecordingGateway {
+        fail_with: Some(ProviderError::Unsupported {
+            provider: Provider::Stripe,
+            operation: "a customer portal",
+        }),
+        ..Default::default()
+    };
+    let api = api(store, gateway);
+    let (status, body) = call(&api, portal_request(portal_body())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_supported_by_provider"))
+    );
 }

@@ -148,21 +148,25 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
                 "try again later",
             )
         })?;
-        let mut verified = verifier.verify_and_parse(
-            &delivery,
-            secrets.webhook_secrets(provider),
-            now,
-            &self.catalog,
-        );
+        let mut verified = verifier
+            .verify_and_parse(
+                &delivery,
+                &secrets.credentials_or_empty(provider),
+                now,
+                &self.catalog,
+            )
+            .await;
         if let Err(e) = &verified {
             if e.may_be_rotated_secret() {
                 if let Some(fresh) = self.secrets.refresh_after_failed_signature(now).await {
-                    verified = verifier.verify_and_parse(
-                        &delivery,
-                        fresh.webhook_secrets(provider),
-                        now,
-                        &self.catalog,
-                    );
+                    verified = verifier
+                        .verify_and_parse(
+                            &delivery,
+                            &fresh.credentials_or_empty(provider),
+                            now,
+                            &self.catalog,
+                        )
+                        .await;
                 }
             }
         }

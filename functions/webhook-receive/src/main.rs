@@ -1,10 +1,10 @@
 //! webhook-receive Lambda entry point: builds the SQS queue, the secret
-//! source and the provider verifiers once per cold start. The sandbox
+//! source and every provider's verifier once per cold start. The sandbox
 //! provider's verifier is added only when `SANDBOX_API_BASE` is set.
 
 use billing_aws::{load_sdk_config, SecretsManagerSource, SqsQueue};
 use billing_lambda::{clock, logging, Env};
-use billing_providers::{SandboxWebhooks, StripeWebhooks};
+use billing_providers::registry;
 use lambda_http::{service_fn, Error, Request};
 use webhook_receive::WebhookReceiver;
 
@@ -19,12 +19,8 @@ async fn main() -> Result<(), Error> {
         "WEBHOOK_TOLERANCE_SECONDS",
         billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
     )?;
-    let mut verifiers: Vec<Box<dyn billing_domain::ports::WebhookVerifier>> =
-        vec![Box::new(StripeWebhooks::with_tolerance_seconds(tolerance))];
     // The sandbox is a test provider: accepted only where explicitly enabled.
-    if env.optional("SANDBOX_API_BASE").is_some() {
-        verifiers.push(Box::new(SandboxWebhooks::with_tolerance_seconds(tolerance)));
-    }
+    let verifiers = registry::verifiers(tolerance, env.optional("SANDBOX_API_BASE").is_some());
     let receiver = WebhookReceiver::from_env(&env, queue, secrets, verifiers)?;
     let receiver = &receiver;
     lambda_http::run(service_fn(move |request: Request| async move {

@@ -1,6 +1,6 @@
 //! The sandbox provider API under `/sandbox/v1/`, in the wire format of
 //! `billing_providers::sandbox::wire`: create a customer, a hosted checkout
-//! session, a portal session.
+//! session, a portal session; cancel a subscription.
 //!
 //! Like a real provider: a bearer API key is required (401 otherwise), a
 //! body that is not the expected JSON is a 400, every error is
@@ -8,22 +8,34 @@
 //! repeated request return the first answer (the same key with a different
 //! request is refused). Only successful answers are kept for a key, so a
 //! request refused for bad input can be corrected and retried.
+//!
+//! `POST /sandbox/v1/subscriptions/{id}/cancel` with `{"at_period_end":
+//! true}` does what the portal's "Cancel at period end" button does (a
+//! `subscription.updated` event), with `false` what "Cancel now" does (a
+//! `subscription.canceled` event), and answers the subscription as it now
+//! is. A request that changes nothing (already set to cancel) sends nothing
+//! and still answers 200. An unknown subscription is a 404
+//! `resource_missing`; one that has ended or never started (canceled,
+//! incomplete) is a 409 `subscription_not_live`, as the portal refuses it
+//! with a 409: the request is well formed, the subscription's state is what
+//! forbids it.
 
+use crate::simulation::{self, ActionError, PortalAction};
 use crate::state::{
     CheckoutSessionRecord, CustomerRecord, IdempotentAnswer, PortalSessionRecord, SandboxState,
 };
-use crate::{new_id, unix_now, SandboxConfig, SandboxProvider};
+use crate::{new_id, next_event_time, unix_now, SandboxConfig, SandboxProvider};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use billing_domain::{Provider, TenantId};
 use billing_providers::http::json_problem;
 use billing_providers::sandbox::wire::{
-    ApiErrorBody, CreateCheckoutSessionRequest, CreateCustomerRequest, CreatePortalSessionRequest,
-    CustomerObject, HostedSessionObject, CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH,
-    PORTAL_SESSIONS_PATH,
+    ApiErrorBody, CancelSubscriptionRequest, CreateCheckoutSessionRequest, CreateCustomerRequest,
+    CreatePortalSessionRequest, CustomerObject, HostedSessionObject, SubscriptionObject,
+    CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH, PORTAL_SESSIONS_PATH, SUBSCRIPTIONS_PATH,
 };
 use billing_providers::signing::constant_time_eq;
 use serde::de::DeserializeOwned;
@@ -54,8 +66,36 @@ impl ApiFailure {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
+    /// A parameter names an object that does not exist.
     fn missing(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "resource_missing", message)
+    }
+
+    /// The object the path names does not exist.
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "resource_missing", message)
+    }
+
+    /// A subscription action the subscription cannot take.
+    fn refused(error: ActionError) -> Self {
+        match error {
+            ActionError::UnknownSubscription => Self::not_found("no such subscription"),
+            ActionError::NotLive => Self::new(
+                StatusCode::CONFLICT,
+                "subscription_not_live",
+                error.to_string(),
+            ),
+            // Not reachable from a subscription named by id; kept distinct
+            // rather than folded into one of the above.
+            ActionError::UnknownSession
+            | ActionError::AlreadyCompleted
+            | ActionError::UnknownCustomer
+            | ActionError::AmbiguousSubscription => Self::new(
+                StatusCode::CONFLICT,
+                "action_not_possible",
+                error.to_string(),
+            ),
+        }
     }
 }
 
@@ -81,7 +121,7 @@ pub(crate) async fn create_customer(
     body: Bytes,
 ) -> Response {
     provider
-        .api_call(&headers, CUSTOMERS_PATH, &body, |state, _, request: CreateCustomerRequest| {
+        .api_call(&headers, CUSTOMERS_PATH, &body, async |state, _, request: CreateCustomerRequest| {
             if TenantId::parse(&request.tenant_id).is_err() {
                 return Err(ApiFailure::invalid("tenant_id is not a valid tenant id"));
             }
@@ -112,7 +152,7 @@ pub(crate) async fn create_checkout_session(
             &headers,
             CHECKOUT_SESSIONS_PATH,
             &body,
-            |state, config, request: CreateCheckoutSessionRequest| {
+            async |state, config, request: CreateCheckoutSessionRequest| {
                 let customer = state
                     .customers
                     .get(&request.customer_id)
@@ -179,7 +219,7 @@ pub(crate) async fn create_portal_session(
             &headers,
             PORTAL_SESSIONS_PATH,
             &body,
-            |state, config, request: CreatePortalSessionRequest| {
+            async |state, config, request: CreatePortalSessionRequest| {
                 if !state.customers.contains_key(&request.customer_id) {
                     return Err(ApiFailure::missing("no such customer"));
                 }
@@ -202,6 +242,64 @@ pub(crate) async fn create_portal_session(
         .await
 }
 
+/// `POST /sandbox/v1/subscriptions/{subscription_id}/cancel`: the portal's
+/// "Cancel at period end" (`at_period_end: true`) or "Cancel now" (`false`)
+/// through the API; see the module documentation for the answers.
+pub(crate) async fn cancel_subscription(
+    State(provider): State<Arc<SandboxProvider>>,
+    Path(subscription_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // The id is part of the idempotency fingerprint: one key cannot cancel
+    // two subscriptions.
+    let path = format!("{SUBSCRIPTIONS_PATH}/{subscription_id}/cancel");
+    provider
+        .api_call(
+            &headers,
+            &path,
+            &body,
+            async |state, _, request: CancelSubscriptionRequest| {
+                let action = if request.at_period_end {
+                    PortalAction::Cancel
+                } else {
+                    PortalAction::CancelNow
+                };
+                let changes = simulation::portal_action_changes(state, &subscription_id, action)
+                    .map_err(ApiFailure::refused)?;
+                if changes {
+                    let last_event_at = state
+                        .subscriptions
+                        .get(&subscription_id)
+                        .and_then(|s| state.customers.get(&s.customer_id))
+                        .and_then(|c| c.last_event_at);
+                    // As for the portal: the customer's actions fall in
+                    // strictly increasing seconds.
+                    let at = next_event_time(last_event_at).await;
+                    let events =
+                        simulation::apply_portal_action(state, &subscription_id, action, at)
+                            .map_err(ApiFailure::refused)?;
+                    tracing::info!(%subscription_id, ?action, "sandbox subscription cancel through the API");
+                    // Under the state lock, like every other action's events.
+                    provider.send(events);
+                }
+                subscription_answer(state, &subscription_id)
+            },
+        )
+        .await
+}
+
+fn subscription_answer(
+    state: &SandboxState,
+    subscription_id: &str,
+) -> Result<SubscriptionObject, ApiFailure> {
+    state
+        .subscriptions
+        .get(subscription_id)
+        .map(simulation::subscription_object)
+        .ok_or_else(|| ApiFailure::not_found("no such subscription"))
+}
+
 fn hosted_url(config: &SandboxConfig, page: &str, id: &str) -> String {
     format!(
         "{}/sandbox/{page}/{id}",
@@ -222,19 +320,24 @@ fn check_return_url(value: &str, field: &str) -> Result<(), ApiFailure> {
 
 impl SandboxProvider {
     /// The steps every API call shares: authenticate, decode the body,
-    /// replay or refuse a known idempotency key, run `create` under the
-    /// state lock, remember the answer for the key, save the state.
+    /// replay or refuse a known idempotency key, run `act` under the state
+    /// lock, remember the answer for the key, save the state.
+    ///
+    /// `act` is async so an action can wait for its event time
+    /// (`next_event_time`) while holding the lock; it queues its events
+    /// itself (`SandboxProvider::send`), still under the lock. `path` is the
+    /// request's own path, path parameters included.
     async fn api_call<Req, Res, F>(
         &self,
         headers: &HeaderMap,
         path: &str,
         body: &[u8],
-        create: F,
+        act: F,
     ) -> Response
     where
         Req: DeserializeOwned + Serialize,
         Res: Serialize,
-        F: FnOnce(&mut SandboxState, &SandboxConfig, Req) -> Result<Res, ApiFailure>,
+        F: AsyncFnOnce(&mut SandboxState, &SandboxConfig, Req) -> Result<Res, ApiFailure>,
     {
         if let Err(failure) = self.authenticate(headers) {
             return failure.into_response();
@@ -279,19 +382,19 @@ impl SandboxProvider {
                 return response;
             }
         }
-        let answer = match create(&mut state, self.config(), request)
-            .map(|answer| serde_json::to_value(answer))
-        {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => {
-                return ApiFailure::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "answer could not be encoded",
-                )
-                .into_response()
-            }
+        let answer = match act(&mut state, self.config(), request).await {
+            Ok(answer) => answer,
             Err(failure) => return failure.into_response(),
+        };
+        let Ok(answer) = serde_json::to_value(answer) else {
+            // The action took place (and its events are queued): keep it.
+            self.persist(&state);
+            return ApiFailure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "answer could not be encoded",
+            )
+            .into_response();
         };
         if let Some(key) = key {
             state.idempotency.insert(

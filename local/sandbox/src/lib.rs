@@ -6,7 +6,8 @@
 //! an adapter written exactly like a real provider's.
 //!
 //! - `api`: the provider API under `/sandbox/v1/` (bearer key, JSON,
-//!   idempotency keys);
+//!   idempotency keys): customers, checkout and portal sessions, and
+//!   cancelling a subscription (at period end or at once);
 //! - `checkout` and `portal`: the hosted pages a browser (or a test) clicks
 //!   through; `html` renders them;
 //! - `simulation`: what each outcome does to the provider's state and which
@@ -46,7 +47,7 @@ use axum::Router;
 use billing_domain::secrets::WebhookSecret;
 use billing_domain::Catalog;
 use billing_providers::sandbox::wire::{
-    SandboxEvent, CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH, PORTAL_SESSIONS_PATH,
+    SandboxEvent, CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH, PORTAL_SESSIONS_PATH, SUBSCRIPTIONS_PATH,
 };
 use billing_providers::standard_webhooks;
 use delivery::{Outgoing, PendingWork};
@@ -204,6 +205,10 @@ impl SandboxProvider {
             .route(CUSTOMERS_PATH, post(api::create_customer))
             .route(CHECKOUT_SESSIONS_PATH, post(api::create_checkout_session))
             .route(PORTAL_SESSIONS_PATH, post(api::create_portal_session))
+            .route(
+                &format!("{SUBSCRIPTIONS_PATH}/{{subscription_id}}/cancel"),
+                post(api::cancel_subscription),
+            )
             .route(
                 "/sandbox/checkout/{session_id}",
                 get(checkout::show).post(checkout::submit),

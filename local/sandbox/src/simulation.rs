@@ -1,7 +1,8 @@
 //! What the sandbox does when the customer acts, and the webhook events a
 //! real provider would send for it: pay, decline, pay then fail the first
 //! renewal (checkout page); cancel at period end, resume, cancel now
-//! (portal).
+//! (portal; the API's cancel call does the same as the portal's cancel and
+//! cancel-now buttons).
 //!
 //! Periods are simulated with fixed lengths: a month is 30 days, a year 365
 //! days. A simulated renewal happens `renewal_delay` after payment, not at
@@ -309,20 +310,26 @@ fn subscription_event(
         new_id("evt"),
         event_type,
         at,
-        EventData::Subscription(SubscriptionObject {
-            id: subscription.id.clone(),
-            customer_id: subscription.customer_id.clone(),
-            tenant_id: subscription.tenant_id.clone(),
-            status: subscription.status.as_str().to_owned(),
-            price_id: subscription.price_id.clone(),
-            current_period_start: Some(subscription.current_period_start),
-            current_period_end: Some(subscription.current_period_end),
-            cancel_at_period_end: subscription.cancel_at_period_end,
-            cancel_at: subscription.cancel_at,
-            canceled_at: subscription.canceled_at,
-            quantity: subscription.quantity,
-        }),
+        EventData::Subscription(subscription_object(subscription)),
     )
+}
+
+/// The subscription as the wire shows it: in `subscription.*` events and in
+/// the API's answers.
+pub(crate) fn subscription_object(subscription: &SubscriptionRecord) -> SubscriptionObject {
+    SubscriptionObject {
+        id: subscription.id.clone(),
+        customer_id: subscription.customer_id.clone(),
+        tenant_id: subscription.tenant_id.clone(),
+        status: subscription.status.as_str().to_owned(),
+        price_id: subscription.price_id.clone(),
+        current_period_start: Some(subscription.current_period_start),
+        current_period_end: Some(subscription.current_period_end),
+        cancel_at_period_end: subscription.cancel_at_period_end,
+        cancel_at: subscription.cancel_at,
+        canceled_at: subscription.canceled_at,
+        quantity: subscription.quantity,
+    }
 }
 
 /// The invoice for the period starting at `at`, charged once.

@@ -16,14 +16,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use billing_domain::ports::{
-    BillingGateway, CustomerRegistry, EventLedger, EventQueue, SecretSource, WebhookVerifier,
+    BillingGateway, CustomerRegistry, EventLedger, EventQueue, SecretSource,
 };
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
 use billing_lambda::{clock, Env};
-use billing_providers::{
-    ApiClient, HttpConfig, SandboxGateway, SandboxWebhooks, StripeGateway, StripeWebhooks,
-};
+use billing_providers::{registry, ApiClient, HttpConfig};
 use billing_sandbox::{SandboxConfig, SandboxProvider};
 use create_session::SessionApi;
 use get_status::StatusApi;
@@ -135,10 +133,10 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
 
     let sandbox = start_sandbox(&config, &provider_secrets, &base_url, sandbox_state)?;
     let gateways = gateways(&config, &provider_secrets, &base_url)?;
-    let verifiers: Vec<Box<dyn WebhookVerifier>> = vec![
-        Box::new(StripeWebhooks::new()),
-        Box::new(SandboxWebhooks::new()),
-    ];
+    let verifiers = registry::verifiers(
+        billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
+        true,
+    );
 
     let api = Arc::new(Api {
         routes: routes::api_routes()?,
@@ -267,23 +265,20 @@ fn gateways(
     secrets: &ProviderSecrets,
     base_url: &str,
 ) -> Result<Vec<Box<dyn BillingGateway>>, StartError> {
+    let http =
+        ApiClient::new(HttpConfig::default()).map_err(|e| StartError::Provider(e.to_string()))?;
+    let endpoints = registry::Endpoints {
+        stripe_api_base: None,
+        sandbox_api_base: Some(base_url.to_owned()),
+    };
     let mut gateways: Vec<Box<dyn BillingGateway>> = Vec::new();
     for provider in &config.checkout_providers {
         let credentials = secrets.provider(*provider).ok_or_else(|| {
             StartError::Secrets(format!("the secrets have no {provider:?} entry"))
         })?;
-        let http = ApiClient::new(HttpConfig::default())
-            .map_err(|e| StartError::Provider(e.to_string()))?;
-        let gateway: Box<dyn BillingGateway> = match provider {
-            Provider::Sandbox => Box::new(
-                SandboxGateway::from_credentials(credentials, http, base_url)
-                    .map_err(|e| StartError::Provider(e.to_string()))?,
-            ),
-            Provider::Stripe => Box::new(
-                StripeGateway::from_credentials(credentials, http)
-                    .map_err(|e| StartError::Provider(e.to_string()))?,
-            ),
-        };
+        let gateway = registry::gateway(*provider, credentials, http.clone(), &endpoints)
+            .map_err(|e| StartError::Provider(format!("{provider}: {e}")))?
+            .ok_or_else(|| StartError::Provider(format!("{provider} checkout is not available")))?;
         gateways.push(gateway);
     }
     Ok(gateways)

@@ -436,6 +436,7 @@ async fn every_openapi_route_is_served_with_its_documented_auth(mode: Mode) {
 mod embedded_only {
     use super::common::{self, unique_tenant, unix_now, SampleTenant, TestStack};
     use billing_domain::ports::{EventQueue, WebhookDelivery, WebhookVerifier};
+    use billing_domain::secrets::ProviderCredentials;
     use billing_domain::{UnixTime, WebhookEnvelope};
     use billing_embedded::{EmbeddedDb, QueueConfig};
     use billing_providers::StripeWebhooks;
@@ -478,10 +479,11 @@ mod embedded_only {
         let event = StripeWebhooks::new()
             .verify_and_parse(
                 &delivery,
-                &[common::stripe_webhook_secret()],
+                &ProviderCredentials::with_webhook_secrets([common::stripe_webhook_secret()]),
                 now,
                 &billing_lambda::config::catalog().unwrap(),
             )
+            .await
             .unwrap();
         let envelope =
             WebhookEnvelope::new(event, body.to_owned(), now, "queued-while-stopped".into());

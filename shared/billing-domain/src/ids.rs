@@ -68,17 +68,32 @@ impl fmt::Display for PlanCode {
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Stripe,
+    Razorpay,
+    Paypal,
+    Cashfree,
+    Paddle,
     /// The in-process test provider of local runs and tests; a deployment
     /// accepts it only when explicitly switched on.
     Sandbox,
 }
 
 impl Provider {
-    pub const ALL: &'static [Provider] = &[Provider::Stripe, Provider::Sandbox];
+    pub const ALL: &'static [Provider] = &[
+        Provider::Stripe,
+        Provider::Razorpay,
+        Provider::Paypal,
+        Provider::Cashfree,
+        Provider::Paddle,
+        Provider::Sandbox,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Stripe => "stripe",
+            Provider::Razorpay => "razorpay",
+            Provider::Paypal => "paypal",
+            Provider::Cashfree => "cashfree",
+            Provider::Paddle => "paddle",
             Provider::Sandbox => "sandbox",
         }
     }

@@ -6,7 +6,7 @@ use crate::catalog::Catalog;
 use crate::envelope::WebhookEnvelope;
 use crate::event::ProviderEvent;
 use crate::ids::{Provider, TenantId, UnixTime};
-use crate::secrets::{ProviderSecrets, WebhookSecret};
+use crate::secrets::{ProviderCredentials, ProviderSecrets};
 use crate::subscription::Subscription;
 use async_trait::async_trait;
 use std::fmt;
@@ -80,6 +80,12 @@ pub enum ProviderError {
     /// The provider answered something we cannot read.
     #[error("{provider} answered unexpectedly: {message}")]
     UnexpectedResponse { provider: Provider, message: String },
+    /// The provider has no such feature (PayPal has no hosted customer portal).
+    #[error("{provider} does not support {operation}")]
+    Unsupported {
+        provider: Provider,
+        operation: &'static str,
+    },
 }
 
 impl ProviderError {
@@ -258,13 +264,32 @@ pub trait SecretSource: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
     pub tenant: TenantId,
-    pub customer_id: String,
+    /// `None` for providers without customer objects.
+    pub customer_id: Option<String>,
     pub plan_code: String,
     pub price_id: String,
     pub success_url: String,
     pub cancel_url: String,
     /// Stable across retries of this one request.
     pub idempotency_key: String,
+    /// Who pays, when the frontend sent it: some providers need an email or
+    /// phone number up front (Cashfree); the others prefill their page.
+    pub contact: Option<CustomerContact>,
+}
+
+/// Contact details the frontend may send with a checkout. Never logged.
+#[derive(Clone, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerContact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl fmt::Debug for CustomerContact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CustomerContact(<redacted>)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,19 +305,26 @@ pub trait BillingGateway: Send + Sync {
 
     /// Creates the tenant's customer; the same tenant gives the same
     /// idempotency key, so a retried call does not make a second customer.
-    async fn create_customer(&self, tenant: &TenantId) -> Result<String, ProviderError>;
+    /// `None` when the provider has no customer objects (PayPal): the
+    /// checkout then names the tenant only.
+    async fn create_customer(&self, tenant: &TenantId) -> Result<Option<String>, ProviderError>;
 
     async fn create_checkout_session(
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, ProviderError>;
 
-    /// A hosted page where the customer manages payment methods and cancels.
+    /// A hosted page where the customer manages payment methods and cancels;
+    /// [`ProviderError::Unsupported`] where the provider has none.
     async fn create_portal_session(
         &self,
         customer_id: &str,
         return_url: &str,
     ) -> Result<String, ProviderError>;
+
+    /// Asks the provider to end the subscription when its current period
+    /// ends; the resulting webhook updates our record.
+    async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError>;
 }
 
 /// One webhook delivery as received: header names lowercased, body untouched.
@@ -311,14 +343,23 @@ impl WebhookDelivery {
     }
 }
 
-/// Checks a delivery's signature on its raw bytes and normalizes it.
+/// Checks a delivery's signature on its raw bytes and normalizes it. The
+/// normalized event's `event_id` is the delivery's dedupe key (the
+/// provider's event id, or the header the provider documents for it).
+///
+/// Async because a scheme may need a network call (PayPal's signing
+/// certificate, fetched once and cached).
+#[async_trait]
 pub trait WebhookVerifier: Send + Sync {
     fn provider(&self) -> Provider;
 
-    fn verify_and_parse(
+    /// `credentials` is the provider's entry of the secret (its
+    /// `webhookSecrets`, or for PayPal its `webhookId`); empty when the
+    /// secret has no entry for the provider.
+    async fn verify_and_parse(
         &self,
         delivery: &WebhookDelivery,
-        secrets: &[WebhookSecret],
+        credentials: &ProviderCredentials,
         now: UnixTime,
         catalog: &Catalog,
     ) -> Result<ProviderEvent, WebhookError>;

@@ -34,7 +34,7 @@ impl fmt::Debug for WebhookSecret {
 }
 
 /// One provider's entry in the secret.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderCredentials {
     #[serde(default)]
@@ -45,6 +45,14 @@ pub struct ProviderCredentials {
 }
 
 impl ProviderCredentials {
+    /// Credentials holding only webhook secrets (tests, tools).
+    pub fn with_webhook_secrets(secrets: impl IntoIterator<Item = WebhookSecret>) -> Self {
+        Self {
+            webhook_secrets: secrets.into_iter().collect(),
+            fields: serde_json::Map::new(),
+        }
+    }
+
     /// A required string field, e.g. Stripe's `apiKey`.
     pub fn field(&self, name: &str) -> Result<&str, SecretError> {
         self.fields
@@ -92,6 +100,12 @@ impl ProviderSecrets {
 
     pub fn provider(&self, provider: Provider) -> Option<&ProviderCredentials> {
         self.providers.get(&provider)
+    }
+
+    /// The provider's entry, or an empty one when the secret has none (a
+    /// verifier then finds no secret and refuses).
+    pub fn credentials_or_empty(&self, provider: Provider) -> ProviderCredentials {
+        self.provider(provider).cloned().unwrap_or_default()
     }
 
     pub fn webhook_secrets(&self, provider: Provider) -> &[WebhookSecret] {

@@ -10,13 +10,22 @@
 //! generic Standard Webhooks (Svix) signature scheme that providers such as
 //! the sandbox sign with.
 
+pub mod cashfree;
 pub mod http;
+pub mod paddle;
 pub mod payload;
+pub mod paypal;
+pub mod razorpay;
+pub mod registry;
 pub mod sandbox;
 pub mod signing;
 pub mod standard_webhooks;
 pub mod stripe;
 
+pub use cashfree::{CashfreeGateway, CashfreeWebhooks};
 pub use http::{ApiClient, HttpConfig, RetryPolicy};
+pub use paddle::{PaddleGateway, PaddleWebhooks};
+pub use paypal::{PaypalGateway, PaypalWebhooks};
+pub use razorpay::{RazorpayGateway, RazorpayWebhooks};
 pub use sandbox::{SandboxGateway, SandboxWebhooks};
 pub use stripe::{StripeGateway, StripeWebhooks};

@@ -134,12 +134,13 @@ fn tenant() -> TenantId {
 fn checkout_request() -> CheckoutRequest {
     CheckoutRequest {
         tenant: tenant(),
-        customer_id: "cus_sbx1".into(),
+        customer_id: Some("cus_sbx1".into()),
         plan_code: "pro".into(),
         price_id: "sbx_price_pro_monthly".into(),
         success_url: "http://localhost:5173/billing?success=1".into(),
         cancel_url: "http://localhost:5173/billing?canceled=1".into(),
         idempotency_key: "checkout:org_42:7f1c0e9a".into(),
+        contact: None,
     }
 }
 
@@ -163,7 +164,7 @@ const PORTAL: &str = r#"{"id":"ps_sbx1","url":"http://127.0.0.1:3000/sandbox/por
 async fn create_customer_posts_the_tenant_with_a_per_tenant_idempotency_key() {
     let sandbox = FakeSandbox::start(&[(200, CUSTOMER)]).await;
     let customer = sandbox.gateway().create_customer(&tenant()).await.unwrap();
-    assert_eq!(customer, "cus_sbx1");
+    assert_eq!(customer.as_deref(), Some("cus_sbx1"));
     let request = sandbox.only_request();
     assert_sandbox_post(&request, "/sandbox/v1/customers");
     assert_eq!(
@@ -434,4 +435,108 @@ async fn unreadable_success_body_is_an_unexpected_response() {
         "{error:?}"
     );
     assert!(error.to_string().contains("missing field `url`"), "{error}");
+}
+
+// ---------- Cancel at period end ----------
+
+const SUBSCRIPTION: &str = r#"{"id":"sub_sbx1","customer_id":"cus_sbx1","tenant_id":"org_42",
+  "status":"active","price_id":"sbx_price_pro_monthly","current_period_start":1750000000,
+  "current_period_end":1752592000,"cancel_at_period_end":true,"cancel_at":1752592000,
+  "canceled_at":null,"quantity":1}"#;
+
+#[tokio::test]
+async fn cancel_at_period_end_posts_to_the_subscription_with_a_per_subscription_key() {
+    let sandbox = FakeSandbox::start(&[(200, SUBSCRIPTION)]).await;
+    sandbox
+        .gateway()
+        .cancel_at_period_end("sub_sbx1")
+        .await
+        .unwrap();
+    let request = sandbox.only_request();
+    assert_sandbox_post(&request, "/sandbox/v1/subscriptions/sub_sbx1/cancel");
+    assert!(request
+        .header("idempotency-key")
+        .unwrap()
+        .starts_with("cancel-at-period-end:sub_sbx1:"));
+    assert_eq!(request.json(), json!({"at_period_end": true}));
+    // Exactly that body: `CancelSubscriptionRequest` denies unknown fields
+    // at the sandbox, so nothing else may ride along.
+    assert_eq!(request.body, br#"{"at_period_end":true}"#);
+}
+
+#[tokio::test]
+async fn cancel_at_period_end_retries_with_the_same_key_and_body() {
+    let sandbox = FakeSandbox::start(&[(503, ""), (200, SUBSCRIPTION)]).await;
+    sandbox
+        .gateway()
+        .cancel_at_period_end("sub_sbx1")
+        .await
+        .unwrap();
+    let requests = sandbox.requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_sandbox_post(request, "/sandbox/v1/subscriptions/sub_sbx1/cancel");
+        assert_eq!(
+            request.header("idempotency-key"),
+            requests[0].header("idempotency-key")
+        );
+        assert_eq!(request.body, requests[0].body);
+    }
+}
+
+#[tokio::test]
+async fn each_cancel_call_has_its_own_key_so_a_later_cancel_is_not_a_replay() {
+    let sandbox = FakeSandbox::start(&[(200, SUBSCRIPTION), (200, SUBSCRIPTION)]).await;
+    let gateway = sandbox.gateway();
+    gateway.cancel_at_period_end("sub_sbx1").await.unwrap();
+    gateway.cancel_at_period_end("sub_sbx1").await.unwrap();
+    let requests = sandbox.requests();
+    assert_ne!(
+        requests[0].header("idempotency-key"),
+        requests[1].header("idempotency-key")
+    );
+}
+
+#[tokio::test]
+async fn cancel_at_period_end_of_an_unknown_subscription_is_rejected_not_retried() {
+    let sandbox = FakeSandbox::start(&[(
+        404,
+        r#"{"error":{"code":"resource_missing","message":"no such subscription"}}"#,
+    )])
+    .await;
+    let error = sandbox
+        .gateway()
+        .cancel_at_period_end("sub_nope")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ProviderError::Rejected {
+            provider: Provider::Sandbox,
+            status: 404,
+            code: Some("resource_missing".into()),
+            message: "no such subscription".into(),
+        }
+    );
+    assert_eq!(sandbox.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn cancel_at_period_end_needs_the_subscription_back() {
+    let sandbox = FakeSandbox::start(&[(200, r#"{"id":"sub_sbx1"}"#)]).await;
+    let error = sandbox
+        .gateway()
+        .cancel_at_period_end("sub_sbx1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProviderError::UnexpectedResponse {
+                provider: Provider::Sandbox,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }

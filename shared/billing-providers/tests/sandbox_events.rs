@@ -5,7 +5,7 @@
 //! into the internal states we expect.
 
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
-use billing_domain::secrets::WebhookSecret;
+use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
 use billing_domain::{
     apply_event, Catalog, EventKind, Money, PlanCode, Provider, ProviderEvent, SnapshotChange,
     Subscription, SubscriptionStatus, TenantId, Transition, UnixTime,
@@ -58,13 +58,22 @@ fn delivery_at(secret: &str, id: &str, body: &[u8], at: i64) -> WebhookDelivery 
     }
 }
 
+/// A verifier with the development secret, run to completion (the scheme
+/// needs no network, so a current-thread runtime is enough).
+fn verify_with(
+    verifier: &SandboxWebhooks,
+    delivery: &WebhookDelivery,
+    now: i64,
+) -> Result<ProviderEvent, WebhookError> {
+    let credentials = ProviderCredentials::with_webhook_secrets([WebhookSecret::new(SECRET)]);
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(verifier.verify_and_parse(delivery, &credentials, UnixTime(now), &catalog()))
+}
+
 fn receive(delivery: &WebhookDelivery, now: i64) -> Result<ProviderEvent, WebhookError> {
-    SandboxWebhooks::new().verify_and_parse(
-        delivery,
-        &[WebhookSecret::new(SECRET)],
-        UnixTime(now),
-        &catalog(),
-    )
+    verify_with(&SandboxWebhooks::new(), delivery, now)
 }
 
 fn send<D: Serialize>(event: &SandboxEvent<D>) -> ProviderEvent {
@@ -185,12 +194,7 @@ fn custom_tolerance_applies() {
     let delivery = delivery_at(SECRET, &event.id, &body(&event), T0);
     let strict = SandboxWebhooks::with_tolerance_seconds(10);
     assert_eq!(
-        strict.verify_and_parse(
-            &delivery,
-            &[WebhookSecret::new(SECRET)],
-            UnixTime(T0 + 11),
-            &catalog()
-        ),
+        verify_with(&strict, &delivery, T0 + 11),
         Err(WebhookError::TimestampTooOld)
     );
 }

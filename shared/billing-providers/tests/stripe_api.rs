@@ -170,13 +170,14 @@ fn tenant() -> TenantId {
 fn checkout_request() -> CheckoutRequest {
     CheckoutRequest {
         tenant: tenant(),
-        customer_id: "cus_RtenantOrg42".into(),
+        customer_id: Some("cus_RtenantOrg42".into()),
         plan_code: "pro".into(),
         price_id: "price_pro_monthly".into(),
         success_url: "https://app.example.com/billing?success=1&session={CHECKOUT_SESSION_ID}"
             .into(),
         cancel_url: "https://app.example.com/billing?canceled=1".into(),
         idempotency_key: "checkout:org_42:7f1c0e9a".into(),
+        contact: None,
     }
 }
 
@@ -216,7 +217,7 @@ const SESSION: &str = r#"{"id":"cs_test_a1","object":"checkout.session","mode":"
 async fn create_customer_posts_tenant_metadata_with_a_per_tenant_idempotency_key() {
     let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
     let customer = stripe.gateway().create_customer(&tenant()).await.unwrap();
-    assert_eq!(customer, "cus_RtenantOrg42");
+    assert_eq!(customer.as_deref(), Some("cus_RtenantOrg42"));
     let request = stripe.only_request();
     assert_stripe_post(&request, "/v1/customers");
     assert_eq!(
@@ -378,7 +379,7 @@ async fn rate_limited_request_is_retried() {
     let stripe = FakeStripe::start(vec![too_many.clone(), too_many, reply(200, CUSTOMER)]).await;
     assert_eq!(
         stripe.gateway().create_customer(&tenant()).await.unwrap(),
-        "cus_RtenantOrg42"
+        Some("cus_RtenantOrg42".to_owned())
     );
     assert_eq!(stripe.requests().len(), 3);
 }
@@ -437,7 +438,7 @@ async fn stripe_should_retry_true_retries_a_conflict() {
     .await;
     assert_eq!(
         stripe.gateway().create_customer(&tenant()).await.unwrap(),
-        "cus_RtenantOrg42"
+        Some("cus_RtenantOrg42".to_owned())
     );
     assert_eq!(stripe.requests().len(), 2);
 }
@@ -616,4 +617,49 @@ async fn invalid_base_url_is_a_configuration_error() {
         matches!(error, ProviderError::Configuration { .. }),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn cancel_at_period_end_sets_the_flag_on_the_subscription() {
+    let stripe = FakeStripe::start(vec![reply(
+        200,
+        r#"{"id":"sub_1QproOrg42","object":"subscription","cancel_at_period_end":true}"#,
+    )])
+    .await;
+    stripe
+        .gateway()
+        .cancel_at_period_end("sub_1QproOrg42")
+        .await
+        .unwrap();
+    let request = stripe.only_request();
+    assert_stripe_post(&request, "/v1/subscriptions/sub_1QproOrg42");
+    assert_eq!(request.form(), form(&[("cancel_at_period_end", "true")]));
+    assert!(request
+        .header("idempotency-key")
+        .unwrap()
+        .starts_with("cancel-at-period-end:sub_1QproOrg42:"));
+}
+
+#[tokio::test]
+async fn checkout_without_a_customer_prefills_the_contact_email() {
+    let stripe = FakeStripe::start(vec![reply(200, SESSION)]).await;
+    let request = CheckoutRequest {
+        customer_id: None,
+        contact: Some(billing_domain::ports::CustomerContact {
+            email: Some("payer@example.com".into()),
+            ..Default::default()
+        }),
+        ..checkout_request()
+    };
+    stripe
+        .gateway()
+        .create_checkout_session(&request)
+        .await
+        .unwrap();
+    let form = stripe.only_request().form();
+    assert_eq!(
+        form.get("customer_email").map(String::as_str),
+        Some("payer@example.com")
+    );
+    assert!(!form.contains_key("customer"));
 }

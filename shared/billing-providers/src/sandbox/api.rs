@@ -7,9 +7,9 @@
 //! never creates a second object.
 
 use super::wire::{
-    ApiErrorBody, CreateCheckoutSessionRequest, CreateCustomerRequest, CreatePortalSessionRequest,
-    CustomerObject, HostedSessionObject, CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH,
-    PORTAL_SESSIONS_PATH,
+    ApiErrorBody, CancelSubscriptionRequest, CreateCheckoutSessionRequest, CreateCustomerRequest,
+    CreatePortalSessionRequest, CustomerObject, HostedSessionObject, SubscriptionObject,
+    CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH, PORTAL_SESSIONS_PATH, SUBSCRIPTIONS_PATH,
 };
 use crate::http::{ApiClient, ApiRequest, ApiResponse, Rejection};
 use async_trait::async_trait;
@@ -93,7 +93,7 @@ impl BillingGateway for SandboxGateway {
         Provider::Sandbox
     }
 
-    async fn create_customer(&self, tenant: &TenantId) -> Result<String, ProviderError> {
+    async fn create_customer(&self, tenant: &TenantId) -> Result<Option<String>, ProviderError> {
         let body = CreateCustomerRequest {
             tenant_id: tenant.as_str().to_owned(),
         };
@@ -104,7 +104,7 @@ impl BillingGateway for SandboxGateway {
                 &crate::http::customer_idempotency_key(tenant),
             )
             .await?;
-        Ok(customer.id)
+        Ok(Some(customer.id))
     }
 
     async fn create_checkout_session(
@@ -113,8 +113,17 @@ impl BillingGateway for SandboxGateway {
     ) -> Result<CheckoutSession, ProviderError> {
         // The tenant and plan ride on the session so every event it leads
         // to can name the tenant without a lookup.
+        // The sandbox, like Stripe, bills a customer object created first.
+        let customer_id =
+            request
+                .customer_id
+                .clone()
+                .ok_or_else(|| ProviderError::Configuration {
+                    provider: Provider::Sandbox,
+                    message: "a sandbox checkout needs the customer created first".into(),
+                })?;
         let body = CreateCheckoutSessionRequest {
-            customer_id: request.customer_id.clone(),
+            customer_id,
             tenant_id: request.tenant.as_str().to_owned(),
             plan_code: request.plan_code.clone(),
             price_id: request.price_id.clone(),
@@ -146,5 +155,23 @@ impl BillingGateway for SandboxGateway {
             .post(PORTAL_SESSIONS_PATH, &body, &idempotency_key)
             .await?;
         Ok(session.url)
+    }
+
+    async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        let _: SubscriptionObject = self
+            .post(
+                &format!("{SUBSCRIPTIONS_PATH}/{subscription_id}/cancel"),
+                &CancelSubscriptionRequest {
+                    at_period_end: true,
+                },
+                // Fresh per call: after a resume, cancelling again must not
+                // replay the earlier answer; our own retries share the key.
+                &format!(
+                    "cancel-at-period-end:{subscription_id}:{}",
+                    uuid::Uuid::new_v4()
+                ),
+            )
+            .await?;
+        Ok(())
     }
 }

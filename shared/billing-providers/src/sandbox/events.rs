@@ -16,7 +16,7 @@ use super::wire::{
 use crate::payload::{decode, malformed};
 use crate::standard_webhooks::{self, DEFAULT_TOLERANCE_SECONDS};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
-use billing_domain::secrets::WebhookSecret;
+use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{
     Catalog, CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
@@ -48,18 +48,20 @@ impl SandboxWebhooks {
     }
 }
 
+#[async_trait::async_trait]
 impl WebhookVerifier for SandboxWebhooks {
     fn provider(&self) -> Provider {
         Provider::Sandbox
     }
 
-    fn verify_and_parse(
+    async fn verify_and_parse(
         &self,
         delivery: &WebhookDelivery,
-        secrets: &[WebhookSecret],
+        credentials: &ProviderCredentials,
         now: UnixTime,
         catalog: &Catalog,
     ) -> Result<ProviderEvent, WebhookError> {
+        let secrets = credentials.webhook_secrets.as_slice();
         let verified = standard_webhooks::verify(delivery, secrets, now, self.tolerance_seconds)?;
         let event = parse_event(&delivery.body, catalog)?;
         if event.event_id != verified.id {

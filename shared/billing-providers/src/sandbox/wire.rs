@@ -17,6 +17,8 @@ pub const CUSTOMERS_PATH: &str = "/sandbox/v1/customers";
 pub const CHECKOUT_SESSIONS_PATH: &str = "/sandbox/v1/checkout_sessions";
 /// Creates a customer portal session: [`CreatePortalSessionRequest`] → [`HostedSessionObject`].
 pub const PORTAL_SESSIONS_PATH: &str = "/sandbox/v1/portal_sessions";
+/// `POST {SUBSCRIPTIONS_PATH}/{id}/cancel` with [`CancelSubscriptionRequest`].
+pub const SUBSCRIPTIONS_PATH: &str = "/sandbox/v1/subscriptions";
 
 // ---------- Events ----------
 
@@ -217,6 +219,14 @@ pub struct CreateCheckoutSessionRequest {
 pub struct CreatePortalSessionRequest {
     pub customer_id: String,
     pub return_url: String,
+}
+
+/// Cancels a subscription, at the end of its period or at once; answered
+/// with the subscription as it now is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelSubscriptionRequest {
+    pub at_period_end: bool,
 }
 
 /// A created checkout or portal session: its id and hosted page.

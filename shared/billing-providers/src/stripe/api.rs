@@ -140,7 +140,7 @@ impl BillingGateway for StripeGateway {
         Provider::Stripe
     }
 
-    async fn create_customer(&self, tenant: &TenantId) -> Result<String, ProviderError> {
+    async fn create_customer(&self, tenant: &TenantId) -> Result<Option<String>, ProviderError> {
         let customer: CreatedObject = self
             .post(
                 "/v1/customers",
@@ -148,7 +148,7 @@ impl BillingGateway for StripeGateway {
                 &crate::http::customer_idempotency_key(tenant),
             )
             .await?;
-        Ok(customer.id)
+        Ok(Some(customer.id))
     }
 
     async fn create_checkout_session(
@@ -161,9 +161,17 @@ impl BillingGateway for StripeGateway {
         // tenant: client_reference_id and metadata on the session
         // (checkout.session.completed), subscription metadata on the
         // subscription and its invoices (customer.subscription.*, invoice.*).
-        let form = [
-            ("mode", "subscription"),
-            ("customer", request.customer_id.as_str()),
+        let mut form = vec![("mode", "subscription")];
+        match (&request.customer_id, &request.contact) {
+            (Some(customer), _) => form.push(("customer", customer.as_str())),
+            (None, Some(contact)) => {
+                if let Some(email) = &contact.email {
+                    form.push(("customer_email", email.as_str()));
+                }
+            }
+            (None, None) => {}
+        }
+        form.extend([
             ("line_items[0][price]", request.price_id.as_str()),
             ("line_items[0][quantity]", "1"),
             ("success_url", request.success_url.as_str()),
@@ -173,7 +181,7 @@ impl BillingGateway for StripeGateway {
             ("metadata[plan]", plan),
             ("subscription_data[metadata][tenant_id]", tenant),
             ("subscription_data[metadata][plan]", plan),
-        ];
+        ]);
         let session: SessionObject = self
             .post("/v1/checkout/sessions", &form, &request.idempotency_key)
             .await?;
@@ -206,5 +214,21 @@ impl BillingGateway for StripeGateway {
             )
             .await?;
         Ok(portal.url)
+    }
+
+    async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        let _: CreatedObject = self
+            .post(
+                &format!("/v1/subscriptions/{subscription_id}"),
+                &[("cancel_at_period_end", "true")],
+                // Fresh per call: after a resume, cancelling again must not
+                // replay the earlier answer; our own retries share the key.
+                &format!(
+                    "cancel-at-period-end:{subscription_id}:{}",
+                    uuid::Uuid::new_v4()
+                ),
+            )
+            .await?;
+        Ok(())
     }
 }

@@ -15,7 +15,7 @@
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
-use billing_domain::secrets::WebhookSecret;
+use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{
     Catalog, CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
@@ -49,18 +49,20 @@ impl StripeWebhooks {
     }
 }
 
+#[async_trait::async_trait]
 impl WebhookVerifier for StripeWebhooks {
     fn provider(&self) -> Provider {
         Provider::Stripe
     }
 
-    fn verify_and_parse(
+    async fn verify_and_parse(
         &self,
         delivery: &WebhookDelivery,
-        secrets: &[WebhookSecret],
+        credentials: &ProviderCredentials,
         now: UnixTime,
         catalog: &Catalog,
     ) -> Result<ProviderEvent, WebhookError> {
+        let secrets = credentials.webhook_secrets.as_slice();
         let header = delivery
             .header(SIGNATURE_HEADER)
             .ok_or(WebhookError::MissingSignature(SIGNATURE_HEADER))?;

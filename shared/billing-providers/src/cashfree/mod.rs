@@ -1,0 +1,22 @@
+//! Cashfree Subscriptions: webhook signature verification (`signature`),
+//! event normalization and the `WebhookVerifier` (`events`), the
+//! `BillingGateway` over its Subscriptions API (`api`), and its wire format
+//! with the exact decoding of amounts, IST timestamps and our subscription
+//! ids (`wire`).
+//!
+//! Secret entry (`"cashfree"` in the per-stage secret):
+//! `{"clientId": "...", "clientSecret": "...", "webhookSecrets": ["..."],
+//! "environment": "production", "apiVersion": "2025-01-01"}`. Cashfree signs
+//! webhooks with the client secret, so `clientSecret` always verifies; list
+//! the previous client secret in `webhookSecrets` while keys rotate.
+//! `environment` (`sandbox` or `production`, the default) and `apiVersion`
+//! (default `2025-01-01`) are optional.
+
+pub mod api;
+pub mod events;
+pub mod signature;
+pub mod wire;
+
+pub use api::{CashfreeEnvironment, CashfreeGateway};
+pub use events::{parse_event, CashfreeWebhooks};
+pub use signature::{sign, signed_delivery};

@@ -1,0 +1,292 @@
+//! `PaypalGateway`: the `BillingGateway` port over PayPal's Subscriptions
+//! API. A checkout is a subscription created in `APPROVAL_PENDING`; its
+//! `approve` link is the hosted page where the buyer agrees, after which
+//! PayPal activates it and says so by webhook.
+//! <https://developer.paypal.com/docs/api/subscriptions/v1/#subscriptions_create>
+//!
+//! Calls carry a bearer token from an [`AccessTokenSource`] and JSON bodies.
+//! PayPal's idempotency header is `PayPal-Request-Id`: the same key on every
+//! retry makes PayPal return the first result instead of creating a second
+//! subscription. <https://developer.paypal.com/api/rest/reference/idempotency/>
+
+use super::oauth::{AccessToken, AccessTokenSource, AppCredentials, CachedAccessTokens};
+use super::signature::error_code;
+use super::LIVE_API_BASE;
+use crate::http::{ApiClient, ApiRequest, ApiResponse, Rejection};
+use async_trait::async_trait;
+use billing_domain::ports::{
+    BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
+};
+use billing_domain::secrets::ProviderCredentials;
+use billing_domain::{Provider, TenantId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+pub const SUBSCRIPTIONS_PATH: &str = "/v1/billing/subscriptions";
+
+/// PayPal's Subscriptions API for one REST app.
+#[derive(Clone)]
+pub struct PaypalGateway {
+    app: AppCredentials,
+    base_url: String,
+    client: ApiClient,
+    tokens: Arc<dyn AccessTokenSource>,
+}
+
+impl fmt::Debug for PaypalGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaypalGateway")
+            .field("app", &self.app)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PaypalGateway {
+    /// Talks to the live API with its own token cache. `client` is the
+    /// function's shared [`ApiClient`].
+    pub fn new(app: AppCredentials, client: ApiClient) -> Self {
+        Self {
+            app,
+            base_url: LIVE_API_BASE.to_owned(),
+            client,
+            tokens: Arc::new(CachedAccessTokens::new()),
+        }
+    }
+
+    /// Reads `clientId`, `clientSecret` and the optional `apiBase` (the
+    /// sandbox is `https://api-m.sandbox.paypal.com`) of the `paypal` entry
+    /// in the provider secret.
+    pub fn from_credentials(
+        credentials: &ProviderCredentials,
+        client: ApiClient,
+    ) -> Result<Self, SecretError> {
+        let gateway = Self::new(AppCredentials::from_credentials(credentials)?, client);
+        Ok(match super::api_base(credentials) {
+            Some(base_url) => gateway.with_base_url(base_url),
+            None => gateway,
+        })
+    }
+
+    /// Another API host: the sandbox, or a test server.
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Another token source: one shared with `PaypalWebhooks`, or a fixed
+    /// token in tests.
+    pub fn with_access_tokens(mut self, tokens: Arc<dyn AccessTokenSource>) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    async fn token(&self) -> Result<AccessToken, ProviderError> {
+        self.tokens
+            .access_token(&self.client, &self.base_url, &self.app)
+            .await
+    }
+
+    /// Sends `request` and reads the answer; a refused token is forgotten
+    /// so the next call fetches a fresh one.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: &ApiRequest,
+        token: &AccessToken,
+    ) -> Result<T, ProviderError> {
+        let result = self
+            .client
+            .call_json(request, Provider::Paypal, paypal_rejection)
+            .await;
+        if let Err(ProviderError::Configuration { .. }) = &result {
+            self.tokens.forget(token).await;
+        }
+        result
+    }
+}
+
+/// PayPal's error body: `{"name": "UNPROCESSABLE_ENTITY", "message": "...",
+/// "details": [{"issue": "SUBSCRIPTION_...", "description": "..."}]}`.
+fn paypal_rejection(response: &ApiResponse) -> Rejection {
+    #[derive(Deserialize)]
+    struct Body {
+        message: Option<String>,
+        #[serde(default)]
+        details: Vec<Detail>,
+    }
+    #[derive(Deserialize)]
+    struct Detail {
+        description: Option<String>,
+    }
+    let message = serde_json::from_slice::<Body>(&response.body)
+        .ok()
+        .and_then(|body| {
+            // The first detail says what was wrong; the top-level message
+            // only restates the status.
+            let detail = body.details.into_iter().find_map(|d| d.description);
+            detail.or(body.message)
+        });
+    Rejection {
+        code: error_code(&response.body),
+        message,
+    }
+}
+
+/// `POST /v1/billing/subscriptions`, only the fields we send.
+#[derive(Serialize)]
+struct CreateSubscription<'a> {
+    plan_id: &'a str,
+    /// The tenant id: PayPal echoes it in every subscription event.
+    custom_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriber: Option<Subscriber<'a>>,
+    application_context: ApplicationContext<'a>,
+}
+
+#[derive(Serialize)]
+struct Subscriber<'a> {
+    email_address: &'a str,
+}
+
+#[derive(Serialize)]
+struct ApplicationContext<'a> {
+    return_url: &'a str,
+    cancel_url: &'a str,
+    /// PayPal activates the subscription as soon as the buyer agrees
+    /// (with `CONTINUE`, we would have to activate it ourselves).
+    user_action: &'static str,
+    /// A SaaS plan ships nothing, so PayPal asks for no address.
+    shipping_preference: &'static str,
+}
+
+#[derive(Deserialize)]
+struct CreatedSubscription {
+    id: String,
+    #[serde(default)]
+    links: Vec<Link>,
+}
+
+/// A HATEOAS link.
+#[derive(Deserialize)]
+struct Link {
+    href: String,
+    rel: String,
+}
+
+#[async_trait]
+impl BillingGateway for PaypalGateway {
+    fn provider(&self) -> Provider {
+        Provider::Paypal
+    }
+
+    /// PayPal has no customer objects: the payer is whoever approves the
+    /// subscription, and the tenant travels in `custom_id`.
+    async fn create_customer(&self, _tenant: &TenantId) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn create_checkout_session(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, ProviderError> {
+        let email = request
+            .contact
+            .as_ref()
+            .and_then(|c| c.email.as_deref())
+            .filter(|e| !e.is_empty());
+        let body = CreateSubscription {
+            plan_id: &request.price_id,
+            custom_id: request.tenant.as_str(),
+            subscriber: email.map(|email_address| Subscriber { email_address }),
+            application_context: ApplicationContext {
+                return_url: &request.success_url,
+                cancel_url: &request.cancel_url,
+                user_action: "SUBSCRIBE_NOW",
+                shipping_preference: "NO_SHIPPING",
+            },
+        };
+        let token = self.token().await?;
+        let http_request = ApiRequest::post(&format!("{}{SUBSCRIPTIONS_PATH}", self.base_url))
+            .bearer_auth(token.expose())
+            .header("paypal-request-id", &request.idempotency_key)
+            // The id, status and links are all we read.
+            .header("prefer", "return=minimal")
+            .header("accept", "application/json")
+            .json(&body)
+            // Marks the call safe to repeat for our retries; PayPal itself
+            // deduplicates on PayPal-Request-Id and ignores Idempotency-Key.
+            .idempotency_key(&request.idempotency_key);
+        let created: CreatedSubscription = self.call(&http_request, &token).await?;
+        let url = created
+            .links
+            .into_iter()
+            .find(|link| link.rel == "approve")
+            .map(|link| link.href)
+            .ok_or_else(|| ProviderError::UnexpectedResponse {
+                provider: Provider::Paypal,
+                message: "created subscription has no approve link".into(),
+            })?;
+        Ok(CheckoutSession {
+            id: created.id,
+            url,
+        })
+    }
+
+    /// PayPal has no hosted page for a merchant to send a subscriber to:
+    /// subscribers manage and cancel PayPal subscriptions in their own
+    /// PayPal account (Settings, Payments, Automatic payments).
+    async fn create_portal_session(
+        &self,
+        _customer_id: &str,
+        _return_url: &str,
+    ) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: Provider::Paypal,
+            operation: "customer portal",
+        })
+    }
+
+    /// PayPal cannot end a subscription at the end of its period: both
+    /// `POST .../{id}/cancel` and `.../suspend` take effect at once, and
+    /// the subscriber would lose time already paid for. The subscriber
+    /// cancels in their PayPal account; PayPal then stops billing and its
+    /// `BILLING.SUBSCRIPTION.CANCELLED` webhook updates our record.
+    async fn cancel_at_period_end(&self, _subscription_id: &str) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: Provider::Paypal,
+            operation: "cancel at period end",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+
+    #[test]
+    fn rejection_keeps_the_issue_and_its_description() {
+        let response = ApiResponse {
+            status: 422,
+            headers: HeaderMap::new(),
+            body: br#"{"name":"UNPROCESSABLE_ENTITY","message":"The requested action could not be performed.","details":[{"issue":"PLAN_STATUS_INVALID","description":"Invalid plan status. Plan must be active."}]}"#.to_vec(),
+        };
+        let rejection = paypal_rejection(&response);
+        assert_eq!(rejection.code.as_deref(), Some("PLAN_STATUS_INVALID"));
+        assert_eq!(
+            rejection.message.as_deref(),
+            Some("Invalid plan status. Plan must be active.")
+        );
+    }
+
+    #[test]
+    fn unreadable_error_bodies_give_an_empty_rejection() {
+        let response = ApiResponse {
+            status: 400,
+            headers: HeaderMap::new(),
+            body: b"<html>".to_vec(),
+        };
+        assert_eq!(paypal_rejection(&response), Rejection::default());
+    }
+}

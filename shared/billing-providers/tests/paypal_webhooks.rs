@@ -1,0 +1,570 @@
+//! PayPal webhook verification and normalization beyond the shared suite:
+//! the cached OAuth token, the exact verify request, what never reaches
+//! PayPal, how outages and refusals are reported, and what each event
+//! becomes. PayPal is played by `fixtures/paypal/fake_paypal.rs`.
+
+#[path = "fixtures/paypal/fake_paypal.rs"]
+mod fake_paypal;
+
+use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
+use billing_domain::secrets::ProviderCredentials;
+use billing_domain::{
+    Catalog, EventKind, Money, PlanCode, Provider, SnapshotChange, SubscriptionStatus, TenantId,
+    UnixTime,
+};
+use billing_providers::paypal::{parse_event, PaypalWebhooks};
+use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
+use fake_paypal::{sign_delivery, FakePaypal, CERT_URL, CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID};
+
+const NOW: UnixTime = UnixTime(1_767_225_600);
+const CREATED: &[u8] = include_bytes!("fixtures/paypal/subscription_created.json");
+const ACTIVATED: &[u8] = include_bytes!("fixtures/paypal/subscription_activated.json");
+const SALE: &[u8] = include_bytes!("fixtures/paypal/sale_completed.json");
+const PAYMENT_FAILED: &[u8] = include_bytes!("fixtures/paypal/subscription_payment_failed.json");
+const SUSPENDED: &[u8] = include_bytes!("fixtures/paypal/subscription_suspended.json");
+const CANCELLED: &[u8] = include_bytes!("fixtures/paypal/subscription_cancelled.json");
+const VERIFY: &str = "/v1/notifications/verify-webhook-signature";
+const TOKEN: &str = "/v1/oauth2/token";
+
+fn catalog() -> Catalog {
+    Catalog::from_json(include_str!("../../../infra/plans.json")).expect("catalog")
+}
+
+fn credentials(fields: serde_json::Value) -> ProviderCredentials {
+    serde_json::from_value(fields).expect("credentials")
+}
+
+fn our_credentials() -> ProviderCredentials {
+    credentials(serde_json::json!({
+        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "webhookId": WEBHOOK_ID,
+    }))
+}
+
+/// No retries, so failure tests do not wait for backoff.
+fn http_config() -> HttpConfig {
+    HttpConfig {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        ..HttpConfig::default()
+    }
+}
+
+fn verifier_for(base_url: &str) -> PaypalWebhooks {
+    let config = http_config();
+    PaypalWebhooks::new(ApiClient::new(config).expect("client")).with_base_url(base_url)
+}
+
+async fn verify(
+    verifier: &PaypalWebhooks,
+    delivery: &WebhookDelivery,
+    credentials: &ProviderCredentials,
+) -> Result<billing_domain::ProviderEvent, WebhookError> {
+    verifier
+        .verify_and_parse(delivery, credentials, NOW, &catalog())
+        .await
+}
+
+fn signed(body: &[u8]) -> WebhookDelivery {
+    sign_delivery(body, NOW, WEBHOOK_ID)
+}
+
+// ---------- The token ----------
+
+#[tokio::test]
+async fn token_is_fetched_once_and_reused_across_deliveries() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    for body in [CREATED, ACTIVATED, SALE] {
+        verify(&verifier, &signed(body), &our_credentials())
+            .await
+            .expect("verified");
+    }
+    assert_eq!(paypal.token_grants(), 1);
+    assert_eq!(paypal.state().requests_to(VERIFY).len(), 3);
+}
+
+#[tokio::test]
+async fn token_about_to_expire_is_not_reused() {
+    let paypal = FakePaypal::start().await;
+    // Shorter than the five-minute refresh margin.
+    paypal.state().token_lifetime_seconds = 120;
+    let verifier = verifier_for(&paypal.base_url);
+    for body in [CREATED, ACTIVATED] {
+        verify(&verifier, &signed(body), &our_credentials())
+            .await
+            .expect("verified");
+    }
+    assert_eq!(paypal.token_grants(), 2);
+}
+
+#[tokio::test]
+async fn token_request_is_basic_auth_with_a_client_credentials_form() {
+    use base64::Engine as _;
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    verify(&verifier, &signed(CREATED), &our_credentials())
+        .await
+        .expect("verified");
+    let requests = paypal.state().requests_to(TOKEN);
+    let request = &requests[0];
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(request.body, b"grant_type=client_credentials");
+}
+
+#[tokio::test]
+async fn revoked_token_is_forgotten_and_replaced() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    verify(&verifier, &signed(CREATED), &our_credentials())
+        .await
+        .expect("verified");
+    let first = paypal.state().issued_tokens[0].clone();
+    paypal.state().revoked_tokens.push(first);
+    assert_eq!(
+        verify(&verifier, &signed(ACTIVATED), &our_credentials())
+            .await
+            .err(),
+        Some(WebhookError::InvalidSignature)
+    );
+    verify(&verifier, &signed(ACTIVATED), &our_credentials())
+        .await
+        .expect("verified with a fresh token");
+    assert_eq!(paypal.token_grants(), 2);
+}
+
+// ---------- The verify request ----------
+
+#[tokio::test]
+async fn verify_request_is_the_documented_shape_with_the_body_byte_for_byte() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    let delivery = signed(ACTIVATED);
+    verify(&verifier, &delivery, &our_credentials())
+        .await
+        .expect("verified");
+
+    let token = paypal.state().issued_tokens[0].clone();
+    let requests = paypal.state().requests_to(VERIFY);
+    let request = &requests[0];
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+    assert_eq!(request.header("content-type"), Some("application/json"));
+
+    let sent: serde_json::Value = serde_json::from_slice(&request.body).expect("JSON");
+    let mut fields: Vec<_> = sent.as_object().expect("object").keys().cloned().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "auth_algo",
+            "cert_url",
+            "transmission_id",
+            "transmission_sig",
+            "transmission_time",
+            "webhook_event",
+            "webhook_id"
+        ]
+    );
+    for (field, header) in [
+        ("auth_algo", "paypal-auth-algo"),
+        ("cert_url", "paypal-cert-url"),
+        ("transmission_id", "paypal-transmission-id"),
+        ("transmission_sig", "paypal-transmission-sig"),
+        ("transmission_time", "paypal-transmission-time"),
+    ] {
+        assert_eq!(sent[field].as_str(), delivery.header(header), "{field}");
+    }
+    assert_eq!(sent["webhook_id"], WEBHOOK_ID);
+    let tail = [b"\"webhook_event\":".as_slice(), ACTIVATED, b"}"].concat();
+    assert!(
+        request.body.ends_with(&tail),
+        "webhook_event is not the delivered body, unchanged"
+    );
+}
+
+#[tokio::test]
+async fn right_app_with_another_webhook_id_is_refused_by_paypal() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    let other_listener = credentials(serde_json::json!({
+        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "webhookId": "5GP028458E2496506",
+    }));
+    assert_eq!(
+        verify(&verifier, &signed(CREATED), &other_listener)
+            .await
+            .err(),
+        Some(WebhookError::InvalidSignature)
+    );
+    assert_eq!(paypal.state().requests_to(VERIFY).len(), 1);
+}
+
+#[tokio::test]
+async fn edited_value_inside_valid_json_is_refused_by_paypal() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    let mut delivery = signed(CREATED);
+    let edited = String::from_utf8(delivery.body.clone())
+        .expect("utf-8")
+        .replace("org_conformance", "org_attacker1");
+    delivery.body = edited.into_bytes();
+    assert_eq!(
+        verify(&verifier, &delivery, &our_credentials()).await.err(),
+        Some(WebhookError::InvalidSignature)
+    );
+    assert_eq!(
+        paypal.state().requests_to(VERIFY).len(),
+        1,
+        "PayPal decided"
+    );
+}
+
+#[tokio::test]
+async fn body_that_would_add_fields_to_our_request_never_reaches_paypal() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    let body = br#"{"id":"WH-1","event_type":"PAYMENT.SALE.COMPLETED"},"webhook_id":"ATTACKERS1""#;
+    assert_eq!(
+        verify(&verifier, &signed(body), &our_credentials())
+            .await
+            .err(),
+        Some(WebhookError::InvalidSignature)
+    );
+    assert!(paypal.state().requests.is_empty());
+}
+
+#[tokio::test]
+async fn deliveries_refused_locally_cost_no_call_to_paypal() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+
+    let mut missing = signed(CREATED);
+    missing
+        .headers
+        .retain(|(name, _)| name != "paypal-transmission-sig");
+    assert_eq!(
+        verify(&verifier, &missing, &our_credentials()).await.err(),
+        Some(WebhookError::MissingSignature("PAYPAL-TRANSMISSION-SIG"))
+    );
+
+    let stale = sign_delivery(CREATED, NOW.plus_seconds(-301), WEBHOOK_ID);
+    assert_eq!(
+        verify(&verifier, &stale, &our_credentials()).await.err(),
+        Some(WebhookError::TimestampTooOld)
+    );
+
+    let mut foreign_cert = signed(CREATED);
+    for (name, value) in &mut foreign_cert.headers {
+        if name == "paypal-cert-url" {
+            *value = CERT_URL.replace("api.paypal.com", "paypal.example.com");
+        }
+    }
+    assert!(matches!(
+        verify(&verifier, &foreign_cert, &our_credentials()).await,
+        Err(WebhookError::MalformedSignature(_))
+    ));
+
+    assert!(paypal.state().requests.is_empty());
+}
+
+#[tokio::test]
+async fn without_webhook_id_or_app_credentials_nothing_is_configured() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    for partial in [
+        serde_json::json!({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}),
+        serde_json::json!({"clientId": CLIENT_ID, "webhookId": WEBHOOK_ID}),
+        serde_json::json!({"webhookSecrets": ["whsec_not_used_by_paypal"]}),
+    ] {
+        assert_eq!(
+            verify(&verifier, &signed(CREATED), &credentials(partial))
+                .await
+                .err(),
+            Some(WebhookError::NoSecretConfigured)
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_base_in_the_secret_selects_the_paypal_environment() {
+    let paypal = FakePaypal::start().await;
+    let config = http_config();
+    // Built for the live API; the secret points it elsewhere.
+    let verifier = PaypalWebhooks::new(ApiClient::new(config).expect("client"));
+    let with_base = credentials(serde_json::json!({
+        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "webhookId": WEBHOOK_ID,
+        "apiBase": format!("{}/", paypal.base_url),
+    }));
+    verify(&verifier, &signed(CREATED), &with_base)
+        .await
+        .expect("verified against the configured host");
+}
+
+// ---------- Outages ----------
+
+#[tokio::test]
+async fn verify_endpoint_outage_is_not_reported_as_a_forgery() {
+    let paypal = FakePaypal::start().await;
+    paypal.state().verify_status_override = Some(503);
+    let verifier = verifier_for(&paypal.base_url);
+    let result = verify(&verifier, &signed(CREATED), &our_credentials()).await;
+    let Err(WebhookError::MalformedSignature(reason)) = result else {
+        panic!("expected an unavailable verifier, got {result:?}");
+    };
+    assert!(reason.contains("unavailable"), "{reason}");
+}
+
+#[tokio::test]
+async fn unreachable_paypal_is_not_reported_as_a_forgery() {
+    // A port nothing listens on: the token call cannot connect.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base_url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let verifier = verifier_for(&base_url);
+    let result = verify(&verifier, &signed(CREATED), &our_credentials()).await;
+    assert!(
+        matches!(result, Err(WebhookError::MalformedSignature(reason)) if reason.contains("unavailable"))
+    );
+}
+
+#[tokio::test]
+async fn refused_app_credentials_may_mean_a_rotated_secret() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    let rotated = credentials(serde_json::json!({
+        "clientId": CLIENT_ID, "clientSecret": "an-old-secret", "webhookId": WEBHOOK_ID,
+    }));
+    let error = verify(&verifier, &signed(CREATED), &rotated)
+        .await
+        .expect_err("refused");
+    assert_eq!(error, WebhookError::InvalidSignature);
+    assert!(error.may_be_rotated_secret());
+}
+
+// ---------- Normalization ----------
+
+fn parse(body: &[u8]) -> billing_domain::ProviderEvent {
+    parse_event(body, &catalog()).expect("event")
+}
+
+fn edited(body: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+    edit(&mut value);
+    serde_json::to_vec(&value).expect("JSON")
+}
+
+fn time(text: &str) -> UnixTime {
+    UnixTime(billing_providers::paypal::formats::parse_rfc3339(text).expect("time"))
+}
+
+#[test]
+fn activated_subscription_is_an_active_snapshot_of_the_catalog_plan() {
+    let event = parse(ACTIVATED);
+    assert_eq!(event.provider, Provider::Paypal);
+    assert_eq!(event.event_id, "WH-2XF79976D90981149-3SX67134A2616642P");
+    assert_eq!(event.event_type, "BILLING.SUBSCRIPTION.ACTIVATED");
+    assert_eq!(event.occurred_at, time("2025-11-01T10:03:12Z"));
+    assert_eq!(event.tenant_hint, TenantId::parse("org_conformance").ok());
+    let EventKind::SubscriptionSnapshot { change, snapshot } = event.kind else {
+        panic!("snapshot expected");
+    };
+    assert_eq!(change, SnapshotChange::Updated);
+    assert_eq!(snapshot.subscription_id, "I-BW452GLLEP1G");
+    assert_eq!(snapshot.customer_id, "I-BW452GLLEP1G");
+    assert_eq!(snapshot.status, SubscriptionStatus::Active);
+    assert_eq!(snapshot.provider_status, "ACTIVE");
+    assert_eq!(snapshot.plan, Some(PlanCode::new("pro")));
+    assert_eq!(
+        snapshot.price_id.as_deref(),
+        Some("P-0PRO0MONTHLY0000000000A")
+    );
+    assert_eq!(
+        snapshot.current_period_start,
+        Some(time("2025-11-01T10:03:09Z"))
+    );
+    assert_eq!(
+        snapshot.current_period_end,
+        Some(time("2025-12-01T10:00:00Z"))
+    );
+    assert!(!snapshot.cancel_at_period_end);
+    assert_eq!(snapshot.seats, 1);
+}
+
+#[test]
+fn created_subscription_awaits_approval() {
+    let EventKind::SubscriptionSnapshot { change, snapshot } = parse(CREATED).kind else {
+        panic!("snapshot expected");
+    };
+    assert_eq!(change, SnapshotChange::Created);
+    assert_eq!(snapshot.status, SubscriptionStatus::Incomplete);
+    assert_eq!(snapshot.current_period_end, None);
+}
+
+#[test]
+fn completed_sale_is_a_paid_invoice_in_exact_minor_units() {
+    let event = parse(SALE);
+    assert_eq!(
+        event.tenant_hint, None,
+        "a sale names only its subscription"
+    );
+    let EventKind::InvoicePaid(invoice) = event.kind else {
+        panic!("paid invoice expected");
+    };
+    assert_eq!(invoice.invoice_id, "44P499886K055384U");
+    assert_eq!(invoice.subscription_id.as_deref(), Some("I-BW452GLLEP1G"));
+    assert_eq!(invoice.amount_paid, Money::new(1_900, "usd"));
+    assert_eq!(invoice.amount_due, Money::new(1_900, "usd"));
+    assert_eq!(invoice.created, time("2025-11-01T10:03:09Z"));
+
+    let odd_cents = edited(SALE, |v| v["resource"]["amount"]["total"] = "170.07".into());
+    let EventKind::InvoicePaid(invoice) = parse(&odd_cents).kind else {
+        panic!("paid invoice expected");
+    };
+    assert_eq!(invoice.amount_paid.amount_minor, 17_007);
+    let yen = edited(SALE, |v| {
+        v["resource"]["amount"] = serde_json::json!({"total": "2500", "currency": "JPY"});
+    });
+    let EventKind::InvoicePaid(invoice) = parse(&yen).kind else {
+        panic!("paid invoice expected");
+    };
+    assert_eq!(invoice.amount_paid, Money::new(2_500, "jpy"));
+}
+
+#[test]
+fn failed_payment_is_an_unpaid_invoice_of_the_failed_attempt() {
+    let event = parse(PAYMENT_FAILED);
+    assert_eq!(event.tenant_hint, TenantId::parse("org_conformance").ok());
+    let EventKind::InvoicePaymentFailed(invoice) = event.kind else {
+        panic!("failed invoice expected");
+    };
+    assert_eq!(invoice.invoice_id, "WH-4BU63595D31327322-21K01615R3180783P");
+    assert_eq!(invoice.subscription_id.as_deref(), Some("I-BW452GLLEP1G"));
+    assert_eq!(invoice.amount_due, Money::new(1_900, "usd"));
+    assert_eq!(invoice.amount_paid, Money::new(0, "usd"));
+    assert_eq!(invoice.attempt_count, 1);
+    assert_eq!(invoice.created, time("2025-12-01T10:05:40Z"));
+}
+
+#[test]
+fn suspension_is_unpaid_after_failures_and_paused_otherwise() {
+    let EventKind::SubscriptionSnapshot { change, snapshot } = parse(SUSPENDED).kind else {
+        panic!("snapshot expected");
+    };
+    assert_eq!(change, SnapshotChange::Paused);
+    assert_eq!(snapshot.status, SubscriptionStatus::Unpaid);
+    let by_merchant = edited(SUSPENDED, |v| {
+        v["resource"]["billing_info"]["failed_payments_count"] = 0.into();
+    });
+    let EventKind::SubscriptionSnapshot { snapshot, .. } = parse(&by_merchant).kind else {
+        panic!("snapshot expected");
+    };
+    assert_eq!(snapshot.status, SubscriptionStatus::Paused);
+}
+
+#[test]
+fn cancelled_and_expired_subscriptions_are_deleted() {
+    let EventKind::SubscriptionDeleted { snapshot } = parse(CANCELLED).kind else {
+        panic!("deletion expected");
+    };
+    assert_eq!(snapshot.status, SubscriptionStatus::Canceled);
+    assert_eq!(snapshot.canceled_at, Some(time("2025-12-20T11:42:21Z")));
+    let expired = edited(CANCELLED, |v| {
+        v["event_type"] = "BILLING.SUBSCRIPTION.EXPIRED".into();
+        v["resource"]["status"] = "EXPIRED".into();
+    });
+    let EventKind::SubscriptionDeleted { snapshot } = parse(&expired).kind else {
+        panic!("deletion expected");
+    };
+    assert_eq!(snapshot.status, SubscriptionStatus::Canceled);
+}
+
+#[test]
+fn events_we_do_not_act_on_are_unknown() {
+    let product = edited(CREATED, |v| {
+        v["event_type"] = "CATALOG.PRODUCT.CREATED".into()
+    });
+    assert_eq!(parse(&product).kind, EventKind::Unknown);
+    let one_off_sale = edited(SALE, |v| {
+        v["resource"]
+            .as_object_mut()
+            .expect("sale")
+            .remove("billing_agreement_id");
+    });
+    assert_eq!(parse(&one_off_sale).kind, EventKind::Unknown);
+}
+
+#[test]
+fn custom_id_that_is_not_a_tenant_id_is_dropped() {
+    let foreign = edited(ACTIVATED, |v| {
+        v["resource"]["custom_id"] = "userId=f9c525bd;roleId=c650065b".into();
+    });
+    let event = parse(&foreign);
+    assert_eq!(event.tenant_hint, None);
+    assert!(matches!(event.kind, EventKind::SubscriptionSnapshot { .. }));
+}
+
+#[test]
+fn unreadable_parts_are_malformed_without_quoting_the_payload() {
+    let cases = [
+        edited(SALE, |v| {
+            v["resource"]["amount"]["total"] = "19,99-secret".into()
+        }),
+        edited(ACTIVATED, |v| v["create_time"] = "yesterday-secret".into()),
+        edited(ACTIVATED, |v| {
+            v["resource"]["billing_info"]["next_billing_time"] = "soon-secret".into();
+        }),
+        edited(ACTIVATED, |v| {
+            v["resource"]["quantity"] = "many-secret".into()
+        }),
+        edited(PAYMENT_FAILED, |v| {
+            v["resource"]["billing_info"]
+                .as_object_mut()
+                .expect("billing info")
+                .remove("last_failed_payment");
+        }),
+        b"not json secret".to_vec(),
+    ];
+    for body in cases {
+        let error = parse_event(&body, &catalog()).expect_err("malformed");
+        let WebhookError::MalformedPayload(message) = &error else {
+            panic!("malformed payload expected, got {error:?}");
+        };
+        assert!(!message.contains("secret"), "{message}");
+    }
+}
+
+#[test]
+fn plan_outside_the_catalog_leaves_the_plan_unknown() {
+    let retired = edited(ACTIVATED, |v| {
+        v["resource"]["plan_id"] = "P-NOTINCATALOG".into()
+    });
+    let EventKind::SubscriptionSnapshot { snapshot, .. } = parse(&retired).kind else {
+        panic!("snapshot expected");
+    };
+    assert_eq!(snapshot.plan, None);
+    assert_eq!(snapshot.price_id.as_deref(), Some("P-NOTINCATALOG"));
+}
+
+#[tokio::test]
+async fn verified_delivery_keeps_paypals_event_time_not_the_transmission_time() {
+    let paypal = FakePaypal::start().await;
+    let verifier = verifier_for(&paypal.base_url);
+    let event = verify(&verifier, &signed(SALE), &our_credentials())
+        .await
+        .expect("verified");
+    assert_eq!(event.occurred_at, time("2025-11-01T10:03:15Z"));
+}
