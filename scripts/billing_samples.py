@@ -100,5 +100,36 @@ def standard_webhooks_headers(secret, message_id, timestamp, body):
     }
 
 
+# ---------- Razorpay, Cashfree, Paddle (HMAC) and PayPal ----------
+
+def razorpay_headers(secret, event_id, body):
+    """`X-Razorpay-Signature`: hex HMAC-SHA256 of the body; the event id
+    header is the dedupe key (it is not signed)."""
+    return {"x-razorpay-signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+            "x-razorpay-event-id": event_id}
+
+
+def cashfree_headers(client_secret, timestamp_ms, body):
+    """`x-webhook-signature`: base64 HMAC-SHA256 of the timestamp text + body."""
+    digest = hmac.new(client_secret.encode(), str(timestamp_ms).encode() + body, hashlib.sha256).digest()
+    return {"x-webhook-timestamp": str(timestamp_ms), "x-webhook-signature": base64.b64encode(digest).decode(),
+            "x-webhook-version": "2025-01-01"}
+
+
+def paddle_headers(secret, timestamp, body):
+    """`Paddle-Signature: ts=…;h1=…`: hex HMAC-SHA256 of `{ts}:{body}`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"paddle-signature": f"ts={timestamp};h1={digest}"}
+
+
+def paypal_headers(transmission_id, transmission_time):
+    """PayPal's transmission headers. PayPal itself verifies them (we post
+    them back), so a sample's signature is a placeholder of the right shape."""
+    return {"paypal-transmission-id": transmission_id, "paypal-transmission-time": transmission_time,
+            "paypal-transmission-sig": base64.b64encode(b"sample signature, verified by PayPal").decode(),
+            "paypal-cert-url": "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-5edc0ebc",
+            "paypal-auth-algo": "SHA256withRSA"}
+
+
 def dumps(payload):
     return json.dumps(payload, indent=2).encode()

@@ -33,7 +33,8 @@ async fn main() -> Result<(), Error> {
         // The sandbox is a test provider: offered only where explicitly enabled.
         sandbox_api_base: env.optional("SANDBOX_API_BASE"),
     };
-    let gateways = registry::gateways(&secrets, default, &http, &endpoints)?;
+    let catalog = billing_lambda::config::catalog()?;
+    let gateways = registry::gateways(&secrets, default, &http, &endpoints, &catalog)?;
     let api = SessionApi::from_env(&env, store, gateways)?;
     let api = &api;
     lambda_http::run(service_fn(move |request: Request| async move {

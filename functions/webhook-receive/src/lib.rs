@@ -206,12 +206,20 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
 }
 
 fn webhook_error(e: WebhookError) -> ApiError {
+    if e.is_retryable() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "verifier_unavailable",
+            "the signature cannot be checked now; deliver again later",
+        );
+    }
     let code = match e {
         WebhookError::MissingSignature(_) => "missing_signature",
         WebhookError::MalformedSignature(_) => "malformed_signature",
         WebhookError::TimestampTooOld | WebhookError::TimestampInFuture => "stale_timestamp",
         WebhookError::InvalidSignature | WebhookError::NoSecretConfigured => "invalid_signature",
         WebhookError::MalformedPayload(_) => "invalid_payload",
+        WebhookError::VerifierUnavailable(_) => "verifier_unavailable",
     };
     // A missing secret is our misconfiguration; telling the caller would
     // reveal it, so it answers like a bad signature (and is logged as itself).

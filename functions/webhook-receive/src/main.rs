@@ -20,7 +20,14 @@ async fn main() -> Result<(), Error> {
         billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
     )?;
     // The sandbox is a test provider: accepted only where explicitly enabled.
-    let verifiers = registry::verifiers(tolerance, env.optional("SANDBOX_API_BASE").is_some());
+    // PayPal's verification calls share one client; a slow PayPal must not
+    // hold a delivery past the provider's own timeout.
+    let http = billing_providers::ApiClient::new(billing_providers::HttpConfig {
+        request_timeout: std::time::Duration::from_secs(5),
+        ..billing_providers::HttpConfig::default()
+    })?;
+    let verifiers =
+        registry::verifiers(tolerance, env.optional("SANDBOX_API_BASE").is_some(), &http);
     let receiver = WebhookReceiver::from_env(&env, queue, secrets, verifiers)?;
     let receiver = &receiver;
     lambda_http::run(service_fn(move |request: Request| async move {

@@ -333,3 +333,130 @@ async fn sandbox_deliveries_are_refused_where_the_sandbox_is_not_enabled() {
     }
     assert!(queue.drain().is_empty());
 }
+
+/// A stand-in for PayPal's token and verify endpoints: SUCCESS exactly when
+/// the postback names the development webhook id, as PayPal would answer
+/// for a delivery signed for that webhook.
+async fn fake_paypal() -> String {
+    use axum::routing::post;
+    let app = axum::Router::new()
+        .route(
+            "/v1/oauth2/token",
+            post(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"access_token":"A21AAF-local","token_type":"Bearer","expires_in":32400}"#,
+                )
+            }),
+        )
+        .route(
+            "/v1/notifications/verify-webhook-signature",
+            post(|body: String| async move {
+                let request: Value = serde_json::from_str(&body).unwrap();
+                let status = if request["webhook_id"] == "WH-LOCAL-DEVELOPMENT-ONLY" {
+                    "SUCCESS"
+                } else {
+                    "FAILURE"
+                };
+                (
+                    [("content-type", "application/json")],
+                    format!(r#"{{"verification_status":"{status}"}}"#),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// When the sample says it was sent: each scheme's own timestamp header.
+fn sent_at(event: &Value) -> UnixTime {
+    let headers = &event["headers"];
+    if let Some(paddle) = headers["paddle-signature"].as_str() {
+        let ts = paddle.split(';').next().unwrap().trim_start_matches("ts=");
+        return UnixTime(ts.parse().unwrap());
+    }
+    if let Some(millis) = headers["x-webhook-timestamp"].as_str() {
+        return UnixTime(millis.parse::<i64>().unwrap() / 1000);
+    }
+    if let Some(time) = headers["paypal-transmission-time"].as_str() {
+        let parsed =
+            time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        return UnixTime(parsed.unix_timestamp());
+    }
+    // Razorpay signs no time.
+    UnixTime(1_767_225_600)
+}
+
+#[tokio::test]
+async fn every_providers_sample_delivery_is_verified_and_queued() {
+    let paypal_api = fake_paypal().await;
+    let mut secrets: Value = serde_json::from_str(DEV_SECRETS).unwrap();
+    secrets["paypal"]["apiBase"] = paypal_api.into();
+    let queue = Arc::new(MemoryQueue::new());
+    let http = billing_providers::ApiClient::new(billing_providers::HttpConfig::default()).unwrap();
+    let receiver: Receiver = WebhookReceiver::new(
+        queue.clone(),
+        SecretCache::new(
+            Arc::new(StaticSecrets::new(secrets.to_string())),
+            SecretCachePolicy::default(),
+        ),
+        billing_providers::registry::verifiers(300, false, &http),
+        billing_lambda::config::catalog().unwrap(),
+    );
+    let mut seen = Vec::new();
+    for provider in ["razorpay", "paypal", "cashfree", "paddle"] {
+        let mut names: Vec<_> = std::fs::read_dir(events_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(&format!("webhook-{provider}-")))
+            .collect();
+        names.sort();
+        assert!(!names.is_empty(), "no sample delivery for {provider}");
+        for name in names {
+            let event = sample_json(&name);
+            let (status, body) = call(&receiver, &event, sent_at(&event)).await;
+            assert_eq!(status, 200, "{name}: {body}");
+            let queued = queue.drain();
+            assert_eq!(queued.len(), 1, "{name}");
+            assert_eq!(queued[0].provider.as_str(), provider);
+            assert_eq!(
+                queued[0].event.tenant_hint.as_ref().map(|t| t.as_str()),
+                Some("org_acme"),
+                "{name}"
+            );
+            seen.push(provider);
+        }
+    }
+    assert_eq!(seen.len(), 4);
+}
+
+#[tokio::test]
+async fn a_signature_that_cannot_be_checked_now_is_a_503_and_nothing_is_queued() {
+    // PayPal's API unreachable: a port nothing listens on.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut secrets: Value = serde_json::from_str(DEV_SECRETS).unwrap();
+    secrets["paypal"]["apiBase"] = base.into();
+    let queue = Arc::new(MemoryQueue::new());
+    let http = billing_providers::ApiClient::new(billing_providers::HttpConfig::default()).unwrap();
+    let receiver: Receiver = WebhookReceiver::new(
+        queue.clone(),
+        SecretCache::new(
+            Arc::new(StaticSecrets::new(secrets.to_string())),
+            SecretCachePolicy::default(),
+        ),
+        billing_providers::registry::verifiers(300, false, &http),
+        billing_lambda::config::catalog().unwrap(),
+    );
+    let event = sample_json("webhook-paypal-subscription-activated.json");
+    let (status, body) = call(&receiver, &event, sent_at(&event)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("verifier_unavailable"))
+    );
+    assert!(queue.drain().is_empty());
+}

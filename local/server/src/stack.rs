@@ -136,6 +136,7 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
     let verifiers = registry::verifiers(
         billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
         true,
+        &ApiClient::new(HttpConfig::default()).map_err(|e| StartError::Provider(e.to_string()))?,
     );
 
     let api = Arc::new(Api {
@@ -271,12 +272,14 @@ fn gateways(
         stripe_api_base: None,
         sandbox_api_base: Some(base_url.to_owned()),
     };
+    let catalog = billing_lambda::config::catalog()
+        .map_err(|e| StartError::Provider(format!("catalog: {e}")))?;
     let mut gateways: Vec<Box<dyn BillingGateway>> = Vec::new();
     for provider in &config.checkout_providers {
         let credentials = secrets.provider(*provider).ok_or_else(|| {
             StartError::Secrets(format!("the secrets have no {provider:?} entry"))
         })?;
-        let gateway = registry::gateway(*provider, credentials, http.clone(), &endpoints)
+        let gateway = registry::gateway(*provider, credentials, http.clone(), &endpoints, &catalog)
             .map_err(|e| StartError::Provider(format!("{provider}: {e}")))?
             .ok_or_else(|| StartError::Provider(format!("{provider} checkout is not available")))?;
         gateways.push(gateway);

@@ -94,8 +94,9 @@ impl ProviderError {
     }
 }
 
-/// Why a webhook delivery was refused. Every variant answers 400 and the
-/// provider's retry has a chance only if the secret was rotated meanwhile.
+/// Why a webhook delivery was refused. Every variant but
+/// `VerifierUnavailable` answers 400, and the provider's retry has a chance
+/// only if the secret was rotated meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
     #[error("signature header {0} is missing")]
@@ -112,9 +113,18 @@ pub enum WebhookError {
     NoSecretConfigured,
     #[error("signed payload is not a valid event: {0}")]
     MalformedPayload(String),
+    /// The signature could not be checked now (PayPal's verification API is
+    /// down): answered 5xx so the provider delivers again later.
+    #[error("signature not checked: {0}")]
+    VerifierUnavailable(&'static str),
 }
 
 impl WebhookError {
+    /// Only an unavailable verifier may succeed on a later attempt.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, WebhookError::VerifierUnavailable(_))
+    }
+
     /// Worth one refresh of the secrets before refusing: the provider may be
     /// signing with a secret rotated after our cache was filled.
     pub fn may_be_rotated_secret(&self) -> bool {

@@ -4,10 +4,14 @@
 //! the template and the functions stay as they are.
 
 use crate::http::ApiClient;
-use crate::{SandboxGateway, SandboxWebhooks, StripeGateway, StripeWebhooks};
+use crate::{
+    CashfreeGateway, CashfreeWebhooks, PaddleGateway, PaddleWebhooks, PaypalGateway,
+    PaypalWebhooks, RazorpayGateway, RazorpayWebhooks, SandboxGateway, SandboxWebhooks,
+    StripeGateway, StripeWebhooks,
+};
 use billing_domain::ports::{BillingGateway, SecretError, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, ProviderSecrets};
-use billing_domain::Provider;
+use billing_domain::{Catalog, Provider};
 
 /// Where gateways send their calls, beyond each provider's default.
 #[derive(Debug, Clone, Default)]
@@ -18,13 +22,15 @@ pub struct Endpoints {
     pub sandbox_api_base: Option<String>,
 }
 
-/// The gateway of `provider`, built from its credentials; `Ok(None)` when
-/// the provider is not enabled (the sandbox without a base URL).
+/// The gateway of `provider`, built from its credentials (each adapter
+/// reads its own fields, an optional `apiBase` included); `Ok(None)` when the
+/// provider is not enabled (the sandbox without a base URL).
 pub fn gateway(
     provider: Provider,
     credentials: &ProviderCredentials,
     http: ApiClient,
     endpoints: &Endpoints,
+    catalog: &Catalog,
 ) -> Result<Option<Box<dyn BillingGateway>>, SecretError> {
     Ok(match provider {
         Provider::Stripe => {
@@ -42,7 +48,22 @@ pub fn gateway(
             )?)),
             None => None,
         },
-        Provider::Razorpay | Provider::Paypal | Provider::Cashfree | Provider::Paddle => None,
+        // Razorpay needs each plan's interval to size the billing cycles.
+        Provider::Razorpay => Some(Box::new(
+            RazorpayGateway::from_credentials(credentials, http)?.with_catalog(catalog),
+        )),
+        Provider::Paypal => Some(Box::new(PaypalGateway::from_credentials(
+            credentials,
+            http,
+        )?)),
+        Provider::Cashfree => Some(Box::new(CashfreeGateway::from_credentials(
+            credentials,
+            http,
+        )?)),
+        Provider::Paddle => Some(Box::new(PaddleGateway::from_credentials(
+            credentials,
+            http,
+        )?)),
     })
 }
 
@@ -53,6 +74,7 @@ pub fn gateways(
     default: Provider,
     http: &ApiClient,
     endpoints: &Endpoints,
+    catalog: &Catalog,
 ) -> Result<Vec<Box<dyn BillingGateway>>, SecretError> {
     let mut order: Vec<Provider> = vec![default];
     order.extend(Provider::ALL.iter().copied().filter(|p| *p != default));
@@ -61,7 +83,7 @@ pub fn gateways(
         let Some(credentials) = secrets.provider(provider) else {
             continue;
         };
-        if let Some(gateway) = gateway(provider, credentials, http.clone(), endpoints)? {
+        if let Some(gateway) = gateway(provider, credentials, http.clone(), endpoints, catalog)? {
             built.push(gateway);
         }
     }
@@ -73,12 +95,23 @@ pub fn gateways(
     Ok(built)
 }
 
-/// The verifier of every provider (the sandbox's only when enabled), with
-/// `tolerance_seconds` for the schemes that sign a timestamp.
-pub fn verifiers(tolerance_seconds: i64, sandbox_enabled: bool) -> Vec<Box<dyn WebhookVerifier>> {
-    let mut verifiers: Vec<Box<dyn WebhookVerifier>> = vec![Box::new(
-        StripeWebhooks::with_tolerance_seconds(tolerance_seconds),
-    )];
+/// The verifier of every provider (the sandbox's only when enabled).
+/// `tolerance_seconds` is the window of the schemes that sign their
+/// delivery time (Stripe, PayPal, Standard Webhooks); Paddle (60 s, it signs
+/// each retry afresh) and Cashfree (3 days, it may not) keep their own.
+/// `http` carries PayPal's verification calls.
+pub fn verifiers(
+    tolerance_seconds: i64,
+    sandbox_enabled: bool,
+    http: &ApiClient,
+) -> Vec<Box<dyn WebhookVerifier>> {
+    let mut verifiers: Vec<Box<dyn WebhookVerifier>> = vec![
+        Box::new(StripeWebhooks::with_tolerance_seconds(tolerance_seconds)),
+        Box::new(RazorpayWebhooks::new()),
+        Box::new(PaypalWebhooks::new(http.clone()).with_tolerance_seconds(tolerance_seconds)),
+        Box::new(CashfreeWebhooks::new()),
+        Box::new(PaddleWebhooks::new()),
+    ];
     if sandbox_enabled {
         verifiers.push(Box::new(SandboxWebhooks::with_tolerance_seconds(
             tolerance_seconds,
@@ -91,6 +124,10 @@ pub fn verifiers(tolerance_seconds: i64, sandbox_enabled: bool) -> Vec<Box<dyn W
 mod tests {
     use super::*;
     use crate::HttpConfig;
+
+    fn catalog() -> Catalog {
+        Catalog::from_json(include_str!("../../../infra/plans.json")).unwrap()
+    }
 
     fn secrets(json: &str) -> ProviderSecrets {
         ProviderSecrets::from_json(json).unwrap()
@@ -109,27 +146,29 @@ mod tests {
             sandbox_api_base: Some("http://127.0.0.1:3000".into()),
             ..Endpoints::default()
         };
-        let built = gateways(&secrets, Provider::Sandbox, &http(), &enabled).unwrap();
+        let built = gateways(&secrets, Provider::Sandbox, &http(), &enabled, &catalog()).unwrap();
         let providers: Vec<Provider> = built.iter().map(|g| g.provider()).collect();
         assert_eq!(providers, [Provider::Sandbox, Provider::Stripe]);
 
         // Without its base URL the sandbox stays off, whatever the secret says.
-        let built = gateways(&secrets, Provider::Stripe, &http(), &Endpoints::default()).unwrap();
+        let built = gateways(
+            &secrets,
+            Provider::Stripe,
+            &http(),
+            &Endpoints::default(),
+            &catalog(),
+        )
+        .unwrap();
         assert_eq!(built.len(), 1);
     }
 
     #[test]
     fn a_default_provider_without_credentials_is_a_configuration_error() {
+        let none = Endpoints::default();
         let secrets = secrets(r#"{"sandbox": {"apiKey": "k"}}"#);
-        assert!(gateways(&secrets, Provider::Stripe, &http(), &Endpoints::default()).is_err());
+        assert!(gateways(&secrets, Provider::Stripe, &http(), &none, &catalog()).is_err());
         let incomplete = secrets_without_key();
-        assert!(gateways(
-            &incomplete,
-            Provider::Stripe,
-            &http(),
-            &Endpoints::default()
-        )
-        .is_err());
+        assert!(gateways(&incomplete, Provider::Stripe, &http(), &none, &catalog()).is_err());
     }
 
     fn secrets_without_key() -> ProviderSecrets {
@@ -139,7 +178,7 @@ mod tests {
     #[test]
     fn the_sandbox_verifier_exists_only_where_enabled() {
         let providers = |enabled| -> Vec<Provider> {
-            verifiers(300, enabled)
+            verifiers(300, enabled, &http())
                 .iter()
                 .map(|v| v.provider())
                 .collect()
@@ -147,5 +186,39 @@ mod tests {
         assert!(!providers(false).contains(&Provider::Sandbox));
         assert!(providers(true).contains(&Provider::Sandbox));
         assert!(providers(false).contains(&Provider::Stripe));
+        // Every real provider has a verifier, whatever the secret holds.
+        for provider in Provider::ALL.iter().filter(|p| **p != Provider::Sandbox) {
+            assert!(providers(false).contains(provider), "{provider}");
+        }
+    }
+
+    #[test]
+    fn every_provider_in_the_secret_gets_a_gateway() {
+        let secrets = secrets(
+            r#"{"stripe": {"apiKey": "sk_test_1"},
+                "razorpay": {"keyId": "rzp_test_1", "keySecret": "s"},
+                "paypal": {"clientId": "c", "clientSecret": "s", "webhookId": "w"},
+                "cashfree": {"clientId": "c", "clientSecret": "s"},
+                "paddle": {"apiKey": "pdl_test_1"}}"#,
+        );
+        let built = gateways(
+            &secrets,
+            Provider::Razorpay,
+            &http(),
+            &Endpoints::default(),
+            &catalog(),
+        )
+        .unwrap();
+        let providers: Vec<Provider> = built.iter().map(|g| g.provider()).collect();
+        assert_eq!(
+            providers,
+            [
+                Provider::Razorpay,
+                Provider::Stripe,
+                Provider::Paypal,
+                Provider::Cashfree,
+                Provider::Paddle
+            ]
+        );
     }
 }

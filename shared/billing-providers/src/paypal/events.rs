@@ -151,15 +151,10 @@ impl WebhookVerifier for PaypalWebhooks {
     }
 }
 
-/// The closest existing `WebhookError` for "PayPal could not be asked".
-/// Every variant answers 400, and PayPal redelivers after any non-2xx
-/// answer (25 times over 3 days,
-/// <https://developer.paypal.com/api/rest/webhooks/rest/>), so an outage
-/// loses nothing. `MalformedSignature` carries the real reason into the
-/// logs and does not trigger a pointless secret refresh; a retryable
-/// variant (`VerifierUnavailable`, answered 5xx) is what it should become.
+/// PayPal's token or verify call failed for reasons on PayPal's side: the
+/// delivery is answered 5xx and PayPal delivers it again later.
 const VERIFIER_UNAVAILABLE: WebhookError =
-    WebhookError::MalformedSignature("not checked: PayPal's verification API is unavailable");
+    WebhookError::VerifierUnavailable("PayPal's verification API is unavailable");
 
 fn token_failure(error: ProviderError) -> WebhookError {
     if error.is_retryable() || matches!(error, ProviderError::UnexpectedResponse { .. }) {

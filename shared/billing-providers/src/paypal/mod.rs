@@ -31,11 +31,9 @@
 //! delivery costs no call), and the body being exactly one JSON object,
 //! which we splice into the request unchanged (see `signature`).
 //!
-//! An outage of the token or verify call has no `WebhookError` of its own
-//! yet: it is reported as `MalformedSignature("not checked: PayPal's
-//! verification API is unavailable")` and answered 400, which loses nothing
-//! because PayPal retries any non-2xx answer 25 times over 3 days. A
-//! retryable variant answered 5xx would describe it better.
+//! An outage of the token or verify call is `WebhookError::VerifierUnavailable`,
+//! answered 503: nothing is lost, PayPal retries any non-2xx answer 25 times
+//! over 3 days, and no secret refresh is triggered for it.
 //!
 //! ## Events (subscribe the webhook to these)
 //!
