@@ -21,6 +21,7 @@ pub mod sandbox;
 pub mod signing;
 pub mod standard_webhooks;
 pub mod stripe;
+pub mod timestamps;
 
 pub use cashfree::{CashfreeGateway, CashfreeWebhooks};
 pub use http::{ApiClient, HttpConfig, RetryPolicy};

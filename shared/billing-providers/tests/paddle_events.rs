@@ -9,8 +9,8 @@ use billing_domain::{
     Catalog, CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
 };
-use billing_providers::paddle::rfc3339::unix_seconds;
 use billing_providers::paddle::{parse_event, sign, PaddleWebhooks};
+use billing_providers::timestamps::rfc3339_seconds as unix_seconds;
 use serde_json::{json, Value};
 
 const SECRET: &str = "pdl_ntfset_01k2cf3v4w5x6y7z8a9b0c1d2e_eventsTestKey";

@@ -15,6 +15,7 @@ use billing_domain::{TenantId, UnixTime};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use time::UtcOffset;
 
 // ---------- Event names ----------
 
@@ -298,100 +299,15 @@ pub fn minor_units(text: &str) -> Option<i64> {
 
 /// India Standard Time, UTC+05:30: Cashfree "stores timestamps in IST" and
 /// sends some without an offset (`"2055-08-07T10:30:46"`).
-const IST_OFFSET_SECONDS: i64 = 5 * 3600 + 30 * 60;
+const IST_OFFSET_SECONDS: i32 = 5 * 3600 + 30 * 60;
 
 /// A Cashfree timestamp: `YYYY-MM-DD`, optionally followed by `T` (or a
 /// space) and `HH:MM:SS`, optional fractional seconds, and an optional `Z`
 /// or `±HH:MM` offset; without an offset it is IST. `None` when the text is
 /// none of these.
 pub fn parse_time(text: &str) -> Option<UnixTime> {
-    let bytes = text.trim().as_bytes();
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = bytes.get(range)?;
-        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(part).ok()?.parse().ok()
-    };
-    let expect = |at: usize, byte: u8| (bytes.get(at) == Some(&byte)).then_some(());
-
-    let year = number(0..4)?;
-    expect(4, b'-')?;
-    let month = number(5..7)?;
-    expect(7, b'-')?;
-    let day = number(8..10)?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    let mut seconds_of_day = 0;
-    let mut offset = IST_OFFSET_SECONDS;
-    if bytes.len() > 10 {
-        if !matches!(bytes[10], b'T' | b' ') {
-            return None;
-        }
-        let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-        expect(13, b':')?;
-        expect(16, b':')?;
-        if hour > 23 || minute > 59 || second > 59 {
-            return None;
-        }
-        seconds_of_day = hour * 3600 + minute * 60 + second;
-        let mut rest = &bytes[19..];
-        if let Some(fraction) = rest.strip_prefix(b".") {
-            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-            if digits == 0 {
-                return None;
-            }
-            rest = &fraction[digits..];
-        }
-        offset = match rest {
-            [] => IST_OFFSET_SECONDS,
-            [b'Z'] => 0,
-            [sign @ (b'+' | b'-'), h1, h2, tail @ ..] => {
-                let minutes_text: &[u8] = match tail {
-                    [b':', m1, m2] | [m1, m2] => &[*m1, *m2],
-                    _ => return None,
-                };
-                let hours = [*h1, *h2];
-                let parse2 = |pair: &[u8]| -> Option<i64> {
-                    if !pair.iter().all(u8::is_ascii_digit) {
-                        return None;
-                    }
-                    std::str::from_utf8(pair).ok()?.parse().ok()
-                };
-                let magnitude = parse2(&hours)? * 3600 + parse2(minutes_text)? * 60;
-                if *sign == b'-' {
-                    -magnitude
-                } else {
-                    magnitude
-                }
-            }
-            _ => return None,
-        };
-    }
-    Some(UnixTime(
-        days_from_civil(year, month, day) * 86_400 + seconds_of_day - offset,
-    ))
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    let ist = UtcOffset::from_whole_seconds(IST_OFFSET_SECONDS).ok()?;
+    crate::timestamps::seconds_at_default_offset(text, ist).map(UnixTime)
 }
 
 // ---------- Our subscription ids ----------
@@ -507,7 +423,7 @@ mod tests {
         assert_eq!(parse_time("1969-12-31T23:59:59Z"), Some(UnixTime(-1)));
         assert_eq!(
             parse_time("2026-01-01"),
-            Some(UnixTime(1_767_225_600 - IST_OFFSET_SECONDS))
+            Some(UnixTime(1_767_225_600 - i64::from(IST_OFFSET_SECONDS)))
         );
     }
 

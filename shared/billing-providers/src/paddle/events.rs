@@ -55,7 +55,6 @@
 //! Error messages never contain payload content: they end up in logs and in
 //! the 400 answer.
 
-use super::rfc3339;
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS};
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
@@ -395,7 +394,7 @@ fn tenant_hint(custom_data: Option<&Value>) -> Option<TenantId> {
 }
 
 fn time(text: &str, what: &str) -> Result<i64, WebhookError> {
-    rfc3339::unix_seconds(text)
+    crate::timestamps::rfc3339_seconds(text)
         .ok_or_else(|| WebhookError::MalformedPayload(format!("{what} is not an RFC 3339 time")))
 }
 

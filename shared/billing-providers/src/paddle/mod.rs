@@ -1,7 +1,7 @@
 //! Paddle Billing: webhook signature verification (`signature`),
 //! notification normalization and the `WebhookVerifier` (`events`), and the
-//! `BillingGateway` over its REST API (`api`). `rfc3339` reads the date-times
-//! Paddle uses everywhere into unix seconds.
+//! `BillingGateway` over its REST API (`api`). Its RFC 3339 date-times are
+//! read by the shared `crate::timestamps`.
 //!
 //! Secret entry: `{"paddle": {"apiKey": "pdl_live_apikey_…", "webhookSecrets":
 //! ["pdl_ntfset_…"], "apiBase": "https://sandbox-api.paddle.com" (optional),
@@ -9,7 +9,6 @@
 
 pub mod api;
 pub mod events;
-pub mod rfc3339;
 pub mod signature;
 
 pub use api::PaddleGateway;

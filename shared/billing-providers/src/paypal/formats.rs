@@ -3,14 +3,11 @@
 //! seconds, and decimal amount strings (`"19.00"`, `"60.0"`) as integer minor
 //! units of their currency. No floats: a binary fraction cannot hold `19.99`.
 //!
-//! The RFC 3339 reader is Paddle's (`crate::paddle::rfc3339`), the same
-//! format, re-exported here so it moves to the shared plumbing with a
-//! one-line change. The decimal reader is generic too (Cashfree also sends
-//! decimal amounts) and can move with it.
+//! The RFC 3339 reader is the shared `crate::timestamps` one.
 
 /// Unix seconds of an RFC 3339 date-time (a fraction floors to its second);
 /// `None` for anything else.
-pub use crate::paddle::rfc3339::unix_seconds as parse_rfc3339;
+pub use crate::timestamps::rfc3339_seconds as parse_rfc3339;
 
 /// The number of minor units in one major unit is `10^exponent`: ISO 4217's
 /// minor-unit column. PayPal's own currencies are all 2 except JPY (0); HUF
