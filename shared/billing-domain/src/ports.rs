@@ -315,9 +315,11 @@ pub trait BillingGateway: Send + Sync {
 
     /// Creates the tenant's customer; the same tenant gives the same
     /// idempotency key, so a retried call does not make a second customer.
-    /// `None` when the provider has no customer objects (PayPal): the
-    /// checkout then names the tenant only.
-    async fn create_customer(&self, tenant: &TenantId) -> Result<Option<String>, ProviderError>;
+    /// `None` when the provider has no customer objects (the default: PayPal,
+    /// Razorpay, Cashfree, Paddle): the checkout then names the tenant only.
+    async fn create_customer(&self, _tenant: &TenantId) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
 
     async fn create_checkout_session(
         &self,
@@ -325,12 +327,17 @@ pub trait BillingGateway: Send + Sync {
     ) -> Result<CheckoutSession, ProviderError>;
 
     /// A hosted page where the customer manages payment methods and cancels;
-    /// [`ProviderError::Unsupported`] where the provider has none.
+    /// by default [`ProviderError::Unsupported`], for providers with none.
     async fn create_portal_session(
         &self,
-        customer_id: &str,
-        return_url: &str,
-    ) -> Result<String, ProviderError>;
+        _customer_id: &str,
+        _return_url: &str,
+    ) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: self.provider(),
+            operation: "a hosted customer portal",
+        })
+    }
 
     /// Asks the provider to end the subscription when its current period
     /// ends; the resulting webhook updates our record.

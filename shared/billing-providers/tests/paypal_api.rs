@@ -263,7 +263,7 @@ async fn paypal_has_no_customers_no_portal_and_no_cancel_at_period_end() {
             .await,
         Err(ProviderError::Unsupported {
             provider: Provider::Paypal,
-            operation: "customer portal"
+            operation: "a hosted customer portal"
         })
     );
     assert_eq!(

@@ -43,7 +43,7 @@ use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
-use billing_domain::{Provider, TenantId};
+use billing_domain::Provider;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -376,10 +376,6 @@ impl BillingGateway for CashfreeGateway {
         Provider::Cashfree
     }
 
-    async fn create_customer(&self, _tenant: &TenantId) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-
     async fn create_checkout_session(
         &self,
         request: &CheckoutRequest,
@@ -413,17 +409,6 @@ impl BillingGateway for CashfreeGateway {
             Err(error) => return Err(error),
         };
         self.session(subscription_id, subscription, page)
-    }
-
-    async fn create_portal_session(
-        &self,
-        _customer_id: &str,
-        _return_url: &str,
-    ) -> Result<String, ProviderError> {
-        Err(ProviderError::Unsupported {
-            provider: Provider::Cashfree,
-            operation: "create_portal_session",
-        })
     }
 
     async fn cancel_at_period_end(&self, _subscription_id: &str) -> Result<(), ProviderError> {

@@ -11,6 +11,10 @@
 //! the previous client secret in `webhookSecrets` while keys rotate.
 //! `environment` (`sandbox` or `production`, the default) and `apiVersion`
 //! (default `2025-01-01`) are optional.
+//!
+//! Cashfree has no customer objects and no hosted customer portal, so both
+//! are the `BillingGateway` defaults (none, `Unsupported`); the checkout
+//! carries the payer's contact details instead.
 
 pub mod api;
 pub mod events;

@@ -37,7 +37,7 @@ use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
-use billing_domain::{Provider, TenantId};
+use billing_domain::Provider;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -298,11 +298,6 @@ impl BillingGateway for PaddleGateway {
             )
             .await?;
         Ok(())
-    }
-
-    /// Paddle's checkout creates the customer; see the module docs.
-    async fn create_customer(&self, _tenant: &TenantId) -> Result<Option<String>, ProviderError> {
-        Ok(None)
     }
 
     fn provider(&self) -> Provider {

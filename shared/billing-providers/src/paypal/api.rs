@@ -18,7 +18,7 @@ use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
-use billing_domain::{Provider, TenantId};
+use billing_domain::Provider;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -180,12 +180,6 @@ impl BillingGateway for PaypalGateway {
         Provider::Paypal
     }
 
-    /// PayPal has no customer objects: the payer is whoever approves the
-    /// subscription, and the tenant travels in `custom_id`.
-    async fn create_customer(&self, _tenant: &TenantId) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-
     async fn create_checkout_session(
         &self,
         request: &CheckoutRequest,
@@ -230,20 +224,6 @@ impl BillingGateway for PaypalGateway {
         Ok(CheckoutSession {
             id: created.id,
             url,
-        })
-    }
-
-    /// PayPal has no hosted page for a merchant to send a subscriber to:
-    /// subscribers manage and cancel PayPal subscriptions in their own
-    /// PayPal account (Settings, Payments, Automatic payments).
-    async fn create_portal_session(
-        &self,
-        _customer_id: &str,
-        _return_url: &str,
-    ) -> Result<String, ProviderError> {
-        Err(ProviderError::Unsupported {
-            provider: Provider::Paypal,
-            operation: "customer portal",
         })
     }
 

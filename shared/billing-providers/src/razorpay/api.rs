@@ -20,7 +20,7 @@ use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
-use billing_domain::{Catalog, Interval, Provider, TenantId};
+use billing_domain::{Catalog, Interval, Provider};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -201,13 +201,6 @@ impl BillingGateway for RazorpayGateway {
         Provider::Razorpay
     }
 
-    /// Razorpay fills a subscription's customer itself when the customer
-    /// authorizes it, and `POST /v1/subscriptions` documents no customer
-    /// parameter, so a customer created here could not be used.
-    async fn create_customer(&self, _tenant: &TenantId) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-
     /// Creates the subscription; its `short_url` is the hosted page where the
     /// customer authorizes the first payment.
     ///
@@ -241,17 +234,6 @@ impl BillingGateway for RazorpayGateway {
         Ok(CheckoutSession {
             id: created.id,
             url,
-        })
-    }
-
-    async fn create_portal_session(
-        &self,
-        _customer_id: &str,
-        _return_url: &str,
-    ) -> Result<String, ProviderError> {
-        Err(ProviderError::Unsupported {
-            provider: Provider::Razorpay,
-            operation: "a hosted customer portal",
         })
     }
 

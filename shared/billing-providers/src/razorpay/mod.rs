@@ -9,6 +9,13 @@
 //! Dashboard webhook's secret(s). Several webhook secrets may be listed while
 //! one is being changed; a delivery signed with any of them verifies.
 //!
+//! # Customers and portal
+//!
+//! No customer is created (the `BillingGateway` default): Razorpay fills a
+//! subscription's customer itself when the customer authorizes it, and
+//! `POST /v1/subscriptions` takes no customer parameter. Razorpay has no
+//! hosted customer portal, so the portal is `Unsupported` (the default).
+//!
 //! # Webhooks
 //!
 //! Enable the `subscription.*` events of [`events::SUBSCRIBED_EVENTS`] on one
