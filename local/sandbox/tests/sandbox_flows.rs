@@ -948,13 +948,19 @@ async fn gateway_cancel_at_period_end_sends_the_portals_update_once() {
         );
     }
 
-    // The gateway's retry of the same call is replayed from its
-    // idempotency key: same answer, nothing sent.
+    // A second cancel (the gateway gives each call its own key) changes
+    // nothing and sends nothing.
     h.gateway()
         .cancel_at_period_end(&subscription_id)
         .await
         .unwrap();
-    let key = format!("cancel-at-period-end:{subscription_id}");
+    // A retry of one call, under its key, is replayed: same answer.
+    let key = format!("cancel-at-period-end:{subscription_id}:retried");
+    let (status, _, first) = h
+        .cancel(&subscription_id, Some(&key), r#"{"at_period_end":true}"#)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first, sent.data);
     let (status, headers, replayed) = h
         .cancel(&subscription_id, Some(&key), r#"{"at_period_end":true}"#)
         .await;

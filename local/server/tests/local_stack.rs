@@ -336,7 +336,7 @@ async fn unknown_routes_and_providers_are_not_found(mode: Mode) {
     let (status, body) = read(
         stack
             .http
-            .post(stack.url("/billing/webhooks/paypal"))
+            .post(stack.url("/billing/webhooks/bitpay"))
             .body("{}")
             .send()
             .await
