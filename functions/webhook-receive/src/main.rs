@@ -20,11 +20,16 @@ async fn main() -> Result<(), Error> {
         billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
     )?;
     // The sandbox is a test provider: accepted only where explicitly enabled.
-    // PayPal's verification calls share one client; a slow PayPal must not
-    // hold a delivery past the provider's own timeout.
+    // PayPal's verification (a token call, then the verify call) must fit
+    // in the function's 10 s timeout: two attempts of 2 s each per call.
+    // Anything slower is answered 503 and PayPal delivers again.
     let http = billing_providers::ApiClient::new(billing_providers::HttpConfig {
-        request_timeout: std::time::Duration::from_secs(5),
-        ..billing_providers::HttpConfig::default()
+        connect_timeout: std::time::Duration::from_secs(1),
+        request_timeout: std::time::Duration::from_secs(2),
+        retry: billing_providers::RetryPolicy {
+            max_attempts: 2,
+            ..billing_providers::RetryPolicy::default()
+        },
     })?;
     let verifiers =
         registry::verifiers(tolerance, env.optional("SANDBOX_API_BASE").is_some(), &http);

@@ -114,6 +114,13 @@ impl ApiClient {
         self.retry
     }
 
+    /// The underlying client (same timeouts, no redirects), for the rare
+    /// call an [`ApiRequest`] cannot describe: PayPal's verify call, whose
+    /// body must embed the delivery's bytes unchanged.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Sends `request` with retries and reads the JSON answer: the one call
     /// every adapter makes. A failure becomes the domain's error (`describe`
     /// reads the provider's 4xx body) and is logged with the URL path only,

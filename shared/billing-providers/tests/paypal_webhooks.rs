@@ -570,3 +570,46 @@ async fn verified_delivery_keeps_paypals_event_time_not_the_transmission_time() 
         .expect("verified");
     assert_eq!(event.occurred_at, time("2025-11-01T10:03:15Z"));
 }
+
+#[tokio::test]
+async fn a_verify_call_slower_than_the_clients_timeout_is_retryable() {
+    use axum::routing::post;
+    // Token at once; the verify call answers only after 2 s.
+    let app = axum::Router::new()
+        .route(
+            "/v1/oauth2/token",
+            post(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"access_token":"A21AAF-slow","token_type":"Bearer","expires_in":32400}"#,
+                )
+            }),
+        )
+        .route(
+            "/v1/notifications/verify-webhook-signature",
+            post(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                (
+                    [("content-type", "application/json")],
+                    r#"{"verification_status":"SUCCESS"}"#,
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = ApiClient::new(HttpConfig {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..http_config()
+    })
+    .expect("client");
+    let verifier = PaypalWebhooks::new(client).with_base_url(&base_url);
+    // Had the verify call its own longer timeout, it would get SUCCESS.
+    let result = verify(&verifier, &signed(CREATED), &our_credentials()).await;
+    assert!(
+        matches!(&result, Err(WebhookError::VerifierUnavailable(_))),
+        "{result:?}"
+    );
+}

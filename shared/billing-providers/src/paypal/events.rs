@@ -19,7 +19,7 @@ use super::signature::{
     DEFAULT_TOLERANCE_SECONDS,
 };
 use super::LIVE_API_BASE;
-use crate::http::{ApiClient, HttpConfig};
+use crate::http::ApiClient;
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{ProviderError, WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
@@ -29,7 +29,7 @@ use billing_domain::{
 };
 use serde::Deserialize;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Verifies PayPal deliveries through PayPal's verify endpoint and
 /// normalizes them. Holds no credentials: the app's client id and secret and
@@ -37,9 +37,7 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone)]
 pub struct PaypalWebhooks {
     client: ApiClient,
-    /// Built on first use, so building the verifier cannot fail; the
-    /// outcome (a TLS setup failure is permanent) is kept.
-    endpoint: OnceLock<Result<VerifyEndpoint, String>>,
+    endpoint: VerifyEndpoint,
     tokens: Arc<dyn AccessTokenSource>,
     base_url: String,
     tolerance_seconds: i64,
@@ -58,30 +56,16 @@ impl PaypalWebhooks {
     /// Verifies against the live API (`apiBase` in the secret, or
     /// [`with_base_url`](Self::with_base_url), selects another), with a
     /// 300-second transmission-time window and its own token cache.
-    /// `client` is the function's shared [`ApiClient`] (token calls); the
-    /// verify call uses `HttpConfig::default()`'s timeouts.
+    /// `client` is the function's shared [`ApiClient`]: its timeouts bound
+    /// both the token and the verify call.
     pub fn new(client: ApiClient) -> Self {
         Self {
+            endpoint: VerifyEndpoint::new(client.http_client().clone()),
             client,
-            endpoint: OnceLock::new(),
             tokens: Arc::new(CachedAccessTokens::new()),
             base_url: LIVE_API_BASE.to_owned(),
             tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
         }
-    }
-
-    fn endpoint(&self) -> Result<&VerifyEndpoint, WebhookError> {
-        self.endpoint
-            .get_or_init(|| {
-                let config = HttpConfig::default();
-                VerifyEndpoint::new(config.connect_timeout, config.request_timeout)
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|error| {
-                tracing::error!(error = %error, "PayPal verify client unavailable");
-                VERIFIER_UNAVAILABLE
-            })
     }
 
     /// Another API host when the secret names none: the sandbox, or a test
@@ -136,7 +120,7 @@ impl WebhookVerifier for PaypalWebhooks {
             .await
             .map_err(token_failure)?;
         match self
-            .endpoint()?
+            .endpoint
             .confirm(&base_url, token.expose(), request_body)
             .await
         {

@@ -19,7 +19,6 @@ use crate::signing::check_timestamp_window;
 use billing_domain::ports::{WebhookDelivery, WebhookError};
 use billing_domain::UnixTime;
 use serde::Deserialize;
-use std::time::Duration;
 
 use super::formats::parse_rfc3339;
 
@@ -178,31 +177,19 @@ pub enum PostbackFailure {
 
 /// Sends the verify request. It holds its own HTTP client because the
 /// shared `ApiRequest` has no way to send a JSON body that was not encoded
-/// by serde (see the module docs); the client is configured like
-/// `ApiClient`: timeouts, no redirects. Not retried here: a failed check
+/// by serde (see the module docs); the client is `ApiClient`'s own:
+/// timeouts, no redirects. Not retried here: a failed check
 /// answers the delivery with an error and PayPal redelivers it.
 #[derive(Debug, Clone)]
 pub struct VerifyEndpoint {
     http: reqwest::Client,
 }
 
-/// The HTTP client for the verify call could not be built (TLS setup).
-#[derive(Debug, thiserror::Error)]
-#[error("PayPal verification client could not be built: {0}")]
-pub struct VerifyEndpointBuildError(String);
-
 impl VerifyEndpoint {
-    pub fn new(
-        connect_timeout: Duration,
-        request_timeout: Duration,
-    ) -> Result<Self, VerifyEndpointBuildError> {
-        reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .timeout(request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map(|http| Self { http })
-            .map_err(|e| VerifyEndpointBuildError(e.to_string()))
+    /// `http` is the function's shared client (`ApiClient::http_client`):
+    /// its timeouts bound the verify call too.
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http }
     }
 
     /// Posts `request_body` (from [`verification_request_body`]) to the verify
