@@ -24,14 +24,20 @@ fn sample_json(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(events_dir().join(name)).unwrap()).unwrap()
 }
 
-/// Every `events/webhook-stripe-*.json`, by file name.
-fn stripe_samples() -> Vec<String> {
+/// The names of the files in events/ starting with `prefix`, sorted.
+fn samples(prefix: &str) -> Vec<String> {
     let mut names: Vec<_> = std::fs::read_dir(events_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with("webhook-stripe-"))
+        .filter(|n| n.starts_with(prefix))
         .collect();
     names.sort();
+    names
+}
+
+/// Every `events/webhook-stripe-*.json`, by file name.
+fn stripe_samples() -> Vec<String> {
+    let names = samples("webhook-stripe-");
     assert!(names.len() >= 7, "sample deliveries missing: {names:?}");
     names
 }
@@ -260,12 +266,7 @@ async fn a_delivery_signed_with_any_listed_secret_is_accepted() {
 
 /// Every `events/webhook-sandbox-*.json` and the time it was signed at.
 fn sandbox_samples() -> Vec<(String, Value, UnixTime)> {
-    let mut names: Vec<_> = std::fs::read_dir(events_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with("webhook-sandbox-"))
-        .collect();
-    names.sort();
+    let names = samples("webhook-sandbox-");
     assert!(
         names.len() >= 2,
         "sandbox sample deliveries missing: {names:?}"
@@ -274,13 +275,7 @@ fn sandbox_samples() -> Vec<(String, Value, UnixTime)> {
         .into_iter()
         .map(|name| {
             let event = sample_json(&name);
-            let at = UnixTime(
-                event["headers"]["webhook-timestamp"]
-                    .as_str()
-                    .unwrap()
-                    .parse()
-                    .unwrap(),
-            );
+            let at = sent_at(&event);
             (name, event, at)
         })
         .collect()
@@ -373,6 +368,9 @@ async fn fake_paypal() -> String {
 /// When the sample says it was sent: each scheme's own timestamp header.
 fn sent_at(event: &Value) -> UnixTime {
     let headers = &event["headers"];
+    if let Some(seconds) = headers["webhook-timestamp"].as_str() {
+        return UnixTime(seconds.parse().unwrap());
+    }
     if let Some(paddle) = headers["paddle-signature"].as_str() {
         let ts = paddle.split(';').next().unwrap().trim_start_matches("ts=");
         return UnixTime(ts.parse().unwrap());
@@ -381,23 +379,20 @@ fn sent_at(event: &Value) -> UnixTime {
         return UnixTime(millis.parse::<i64>().unwrap() / 1000);
     }
     if let Some(time) = headers["paypal-transmission-time"].as_str() {
-        let parsed =
-            time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
-                .unwrap();
-        return UnixTime(parsed.unix_timestamp());
+        return UnixTime(billing_providers::timestamps::rfc3339_seconds(time).unwrap());
     }
     // Razorpay signs no time.
     UnixTime(1_767_225_600)
 }
 
-#[tokio::test]
-async fn every_providers_sample_delivery_is_verified_and_queued() {
-    let paypal_api = fake_paypal().await;
+/// The receiver as deployed (every provider's verifier, no sandbox) on the
+/// development secrets, with PayPal's API at `paypal_api`.
+fn deployed_receiver(paypal_api: &str) -> (Receiver, Arc<MemoryQueue>) {
     let mut secrets: Value = serde_json::from_str(DEV_SECRETS).unwrap();
     secrets["paypal"]["apiBase"] = paypal_api.into();
     let queue = Arc::new(MemoryQueue::new());
     let http = billing_providers::ApiClient::new(billing_providers::HttpConfig::default()).unwrap();
-    let receiver: Receiver = WebhookReceiver::new(
+    let receiver = WebhookReceiver::new(
         queue.clone(),
         SecretCache::new(
             Arc::new(StaticSecrets::new(secrets.to_string())),
@@ -406,14 +401,16 @@ async fn every_providers_sample_delivery_is_verified_and_queued() {
         billing_providers::registry::verifiers(300, false, &http),
         billing_lambda::config::catalog().unwrap(),
     );
+    (receiver, queue)
+}
+
+#[tokio::test]
+async fn every_providers_sample_delivery_is_verified_and_queued() {
+    let paypal_api = fake_paypal().await;
+    let (receiver, queue) = deployed_receiver(&paypal_api);
     let mut seen = Vec::new();
     for provider in ["razorpay", "paypal", "cashfree", "paddle"] {
-        let mut names: Vec<_> = std::fs::read_dir(events_dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with(&format!("webhook-{provider}-")))
-            .collect();
-        names.sort();
+        let names = samples(&format!("webhook-{provider}-"));
         assert!(!names.is_empty(), "no sample delivery for {provider}");
         for name in names {
             let event = sample_json(&name);
@@ -439,19 +436,7 @@ async fn a_signature_that_cannot_be_checked_now_is_a_503_and_nothing_is_queued()
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let mut secrets: Value = serde_json::from_str(DEV_SECRETS).unwrap();
-    secrets["paypal"]["apiBase"] = base.into();
-    let queue = Arc::new(MemoryQueue::new());
-    let http = billing_providers::ApiClient::new(billing_providers::HttpConfig::default()).unwrap();
-    let receiver: Receiver = WebhookReceiver::new(
-        queue.clone(),
-        SecretCache::new(
-            Arc::new(StaticSecrets::new(secrets.to_string())),
-            SecretCachePolicy::default(),
-        ),
-        billing_providers::registry::verifiers(300, false, &http),
-        billing_lambda::config::catalog().unwrap(),
-    );
+    let (receiver, queue) = deployed_receiver(&base);
     let event = sample_json("webhook-paypal-subscription-activated.json");
     let (status, body) = call(&receiver, &event, sent_at(&event)).await;
     assert_eq!(
