@@ -151,7 +151,7 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
         let mut verified = verifier
             .verify_and_parse(
                 &delivery,
-                &secrets.credentials_or_empty(provider),
+                secrets.credentials_or_empty(provider),
                 now,
                 &self.catalog,
             )
@@ -162,7 +162,7 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
                     verified = verifier
                         .verify_and_parse(
                             &delivery,
-                            &fresh.credentials_or_empty(provider),
+                            fresh.credentials_or_empty(provider),
                             now,
                             &self.catalog,
                         )
@@ -206,20 +206,20 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
 }
 
 fn webhook_error(e: WebhookError) -> ApiError {
-    if e.is_retryable() {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "verifier_unavailable",
-            "the signature cannot be checked now; deliver again later",
-        );
-    }
     let code = match e {
         WebhookError::MissingSignature(_) => "missing_signature",
         WebhookError::MalformedSignature(_) => "malformed_signature",
         WebhookError::TimestampTooOld | WebhookError::TimestampInFuture => "stale_timestamp",
         WebhookError::InvalidSignature | WebhookError::NoSecretConfigured => "invalid_signature",
         WebhookError::MalformedPayload(_) => "invalid_payload",
-        WebhookError::VerifierUnavailable(_) => "verifier_unavailable",
+        // Retryable: a 5xx makes the provider deliver again later.
+        WebhookError::VerifierUnavailable(_) => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "verifier_unavailable",
+                "the signature cannot be checked now; deliver again later",
+            )
+        }
     };
     // A missing secret is our misconfiguration; telling the caller would
     // reveal it, so it answers like a bad signature (and is logged as itself).

@@ -132,11 +132,14 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
     ]);
 
     let sandbox = start_sandbox(&config, &provider_secrets, &base_url, sandbox_state)?;
-    let gateways = gateways(&config, &provider_secrets, &base_url)?;
+    // One client for every provider call, as in a Lambda instance.
+    let http =
+        ApiClient::new(HttpConfig::default()).map_err(|e| StartError::Provider(e.to_string()))?;
+    let gateways = gateways(&config, &provider_secrets, &base_url, &http)?;
     let verifiers = registry::verifiers(
         billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
         true,
-        &ApiClient::new(HttpConfig::default()).map_err(|e| StartError::Provider(e.to_string()))?,
+        &http,
     );
 
     let api = Arc::new(Api {
@@ -265,9 +268,8 @@ fn gateways(
     config: &LocalConfig,
     secrets: &ProviderSecrets,
     base_url: &str,
+    http: &ApiClient,
 ) -> Result<Vec<Box<dyn BillingGateway>>, StartError> {
-    let http =
-        ApiClient::new(HttpConfig::default()).map_err(|e| StartError::Provider(e.to_string()))?;
     let endpoints = registry::Endpoints {
         stripe_api_base: None,
         sandbox_api_base: Some(base_url.to_owned()),

@@ -103,9 +103,12 @@ impl ProviderSecrets {
     }
 
     /// The provider's entry, or an empty one when the secret has none (a
-    /// verifier then finds no secret and refuses).
-    pub fn credentials_or_empty(&self, provider: Provider) -> ProviderCredentials {
-        self.provider(provider).cloned().unwrap_or_default()
+    /// verifier then finds no secret and refuses). Borrowed: called once per
+    /// webhook delivery.
+    pub fn credentials_or_empty(&self, provider: Provider) -> &ProviderCredentials {
+        static EMPTY: std::sync::LazyLock<ProviderCredentials> =
+            std::sync::LazyLock::new(ProviderCredentials::default);
+        self.provider(provider).unwrap_or(&EMPTY)
     }
 
     pub fn webhook_secrets(&self, provider: Provider) -> &[WebhookSecret] {
