@@ -20,12 +20,12 @@ const LEGACY_SUBSCRIPTION: &str = "sub-b3JnX2xlZ2FjeQ.eef669f748c2753204be24f3be
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_bytes!(concat!("fixtures/cashfree/", $name, ".json")).as_slice()
+        include_bytes!(concat!("../fixtures/cashfree/", $name, ".json")).as_slice()
     };
 }
 
 fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../infra/plans.json")).expect("catalog")
+    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
 }
 
 fn credentials() -> ProviderCredentials {

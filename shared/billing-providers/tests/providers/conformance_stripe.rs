@@ -2,15 +2,15 @@
 //! `Stripe-Signature` deliveries, a subscription lifecycle from the recorded
 //! fixtures, and the form-encoded checkout session request.
 
-mod conformance;
-
+use crate::conformance::{
+    conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
+};
 use async_trait::async_trait;
 use billing_domain::ports::{BillingGateway, WebhookDelivery, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
 use billing_domain::{Provider, SubscriptionStatus, UnixTime};
 use billing_providers::stripe::sign;
 use billing_providers::{ApiClient, HttpConfig, StripeGateway, StripeWebhooks};
-use conformance::{CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector};
 use std::collections::BTreeMap;
 
 const SECRET: &str = "whsec_conformance_stripe";

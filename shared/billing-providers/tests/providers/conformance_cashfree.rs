@@ -3,8 +3,9 @@
 //! authorized, active, pre-debit notice, a paid charge, a failed charge,
 //! on hold, cancelled), and the create-subscription request it documents.
 
-mod conformance;
-
+use crate::conformance::{
+    self, conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
+};
 use async_trait::async_trait;
 use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CustomerContact, WebhookDelivery, WebhookVerifier,
@@ -14,7 +15,6 @@ use billing_domain::{Provider, SubscriptionStatus, UnixTime};
 use billing_providers::cashfree::signature::DEFAULT_TOLERANCE_SECONDS;
 use billing_providers::cashfree::signed_delivery;
 use billing_providers::{ApiClient, CashfreeGateway, CashfreeWebhooks, HttpConfig};
-use conformance::{CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector};
 use sha2::{Digest, Sha256};
 
 const CLIENT_ID: &str = "TEST1023456789abcdef";
@@ -106,36 +106,40 @@ impl ProviderFixture for CashfreeFixture {
         vec![
             // The hosted checkout ends with an authorized mandate: pending.
             step(
-                include_bytes!("fixtures/cashfree/v2025_subscription_auth_status.json"),
+                include_bytes!("../fixtures/cashfree/v2025_subscription_auth_status.json"),
                 Incomplete,
             ),
             step(
-                include_bytes!("fixtures/cashfree/v2025_subscription_status_changed_active.json"),
+                include_bytes!(
+                    "../fixtures/cashfree/v2025_subscription_status_changed_active.json"
+                ),
                 Active,
             ),
             // The pre-debit notice changes nothing.
             step(
                 include_bytes!(
-                    "fixtures/cashfree/v2025_subscription_payment_notification_initiated.json"
+                    "../fixtures/cashfree/v2025_subscription_payment_notification_initiated.json"
                 ),
                 Active,
             ),
             step(
-                include_bytes!("fixtures/cashfree/v2025_subscription_payment_success.json"),
+                include_bytes!("../fixtures/cashfree/v2025_subscription_payment_success.json"),
                 Active,
             ),
             // A failed charge alone changes no status; Cashfree's ON_HOLD does.
             step(
-                include_bytes!("fixtures/cashfree/v2025_subscription_payment_failed.json"),
+                include_bytes!("../fixtures/cashfree/v2025_subscription_payment_failed.json"),
                 Active,
             ),
             step(
-                include_bytes!("fixtures/cashfree/v2025_subscription_status_changed_on_hold.json"),
+                include_bytes!(
+                    "../fixtures/cashfree/v2025_subscription_status_changed_on_hold.json"
+                ),
                 PastDue,
             ),
             step(
                 include_bytes!(
-                    "fixtures/cashfree/v2025_subscription_status_changed_cancelled.json"
+                    "../fixtures/cashfree/v2025_subscription_status_changed_cancelled.json"
                 ),
                 Canceled,
             ),

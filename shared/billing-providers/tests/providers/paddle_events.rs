@@ -21,7 +21,7 @@ const CHECKOUT_TXN: &str = "txn_01k2cfk7a8b9c0d1e2f3g4h5j6";
 const PRO_PRICE: &str = "pri_01proMonthly000000000000";
 
 fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../infra/plans.json")).expect("catalog")
+    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
 }
 
 fn fixture(name: &str) -> Value {

@@ -4,8 +4,9 @@
 //! cancellation in Paddle's notification payloads (`tests/fixtures/paddle/`),
 //! and the `POST /transactions` a checkout sends.
 
-mod conformance;
-
+use crate::conformance::{
+    conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
+};
 use async_trait::async_trait;
 use billing_domain::ports::{BillingGateway, WebhookDelivery, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
@@ -13,7 +14,6 @@ use billing_domain::{Provider, SubscriptionStatus, UnixTime};
 use billing_providers::paddle::signature::DEFAULT_TOLERANCE_SECONDS;
 use billing_providers::paddle::{sign, PaddleGateway, PaddleWebhooks};
 use billing_providers::{ApiClient, HttpConfig};
-use conformance::{CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector};
 
 const ENDPOINT_SECRET: &str = "pdl_ntfset_01k2cf3v4w5x6y7z8a9b0c1d2e_conformanceSecretKey0000";
 const OTHER_ACCOUNT_SECRET: &str = "pdl_ntfset_01k2cf9z8y7x6w5v4t3s2r1q0p_someoneElsesKey00000000";

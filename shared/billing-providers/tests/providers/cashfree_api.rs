@@ -4,92 +4,27 @@
 //! a retried checkout reusing the subscription it already created, the
 //! manage call, and how Cashfree's errors map onto `ProviderError`.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use crate::support::FakeServer;
+use axum::http::Method;
 use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CustomerContact, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{Provider, TenantId};
 use billing_providers::{ApiClient, CashfreeGateway, HttpConfig, RetryPolicy};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const CLIENT_ID: &str = "TEST1023456789abcdef";
 const CLIENT_SECRET: &str = "cfsk_ma_test_api_0123456789";
 
-/// One request as the fake Cashfree saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
-    body: serde_json::Value,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// A fake Cashfree answering each request with the next scripted reply.
-struct FakeCashfree {
-    base_url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl FakeCashfree {
-    async fn start(replies: Vec<(u16, serde_json::Value)>) -> Self {
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let replies = Arc::new(Mutex::new(VecDeque::from(replies)));
-        let log = seen.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (log, replies) = (log.clone(), replies.clone());
-                async move {
-                    log.lock().unwrap().push(Seen {
-                        method,
-                        path: uri.path().to_owned(),
-                        headers,
-                        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-                    });
-                    let (status, reply) = replies
-                        .lock()
-                        .unwrap()
-                        .pop_front()
-                        .unwrap_or((500, serde_json::json!({"message": "no reply scripted"})));
-                    (
-                        StatusCode::from_u16(status).unwrap(),
-                        [("content-type", "application/json")],
-                        reply.to_string(),
-                    )
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self {
-            base_url,
-            seen,
-            server,
-        }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeCashfree {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+/// A fake Cashfree answering each request with the next scripted reply,
+/// and once they are used up with a 500.
+async fn fake_cashfree(replies: Vec<(u16, serde_json::Value)>) -> FakeServer {
+    FakeServer::start_then(
+        replies,
+        (500, serde_json::json!({"message": "no reply scripted"})),
+    )
+    .await
 }
 
 fn credentials(extra: serde_json::Value) -> ProviderCredentials {
@@ -116,10 +51,10 @@ fn client() -> ApiClient {
     .unwrap()
 }
 
-fn gateway(fake: &FakeCashfree, extra: serde_json::Value) -> CashfreeGateway {
+fn gateway(fake: &FakeServer, extra: serde_json::Value) -> CashfreeGateway {
     CashfreeGateway::from_credentials(&credentials(extra), client())
         .unwrap()
-        .with_base_url(&fake.base_url)
+        .with_base_url(fake.url())
 }
 
 fn checkout(contact: Option<CustomerContact>) -> CheckoutRequest {
@@ -152,7 +87,7 @@ fn created(session: &str) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn checkout_without_email_or_phone_is_refused_before_calling_cashfree() {
-    let fake = FakeCashfree::start(vec![created("never")]).await;
+    let fake = fake_cashfree(vec![created("never")]).await;
     let gateway = gateway(&fake, serde_json::json!({}));
     let partial = Some(CustomerContact {
         name: Some("Ada".into()),
@@ -170,12 +105,12 @@ async fn checkout_without_email_or_phone_is_refused_before_calling_cashfree() {
         assert_eq!((*status, code.as_deref()), (400, Some("contact_required")));
         assert!(!error.is_retryable());
     }
-    assert!(fake.seen().is_empty());
+    assert!(fake.requests().is_empty());
 }
 
 #[tokio::test]
 async fn checkout_sends_cashfree_fields_and_returns_our_checkout_page() {
-    let fake = FakeCashfree::start(vec![created("session_abc/+=")]).await;
+    let fake = fake_cashfree(vec![created("session_abc/+=")]).await;
     let gateway = gateway(
         &fake,
         serde_json::json!({"environment": "sandbox", "apiVersion": "2025-08-01"}),
@@ -184,31 +119,29 @@ async fn checkout_sends_cashfree_fields_and_returns_our_checkout_page() {
         .create_checkout_session(&checkout(contact()))
         .await
         .unwrap();
-    let seen = fake.seen();
+    let seen = fake.requests();
     assert_eq!(seen.len(), 1);
     let request = &seen[0];
+    let body = request.json();
     assert_eq!(request.method, Method::POST);
     assert_eq!(request.path, "/pg/subscriptions");
     assert_eq!(request.header("x-client-id"), Some(CLIENT_ID));
     assert_eq!(request.header("x-client-secret"), Some(CLIENT_SECRET));
     assert_eq!(request.header("x-api-version"), Some("2025-08-01"));
-    let subscription_id = request.body["subscription_id"].as_str().unwrap().to_owned();
+    let subscription_id = body["subscription_id"].as_str().unwrap().to_owned();
     assert_eq!(session.id, subscription_id);
     assert!(subscription_id.starts_with("sub-"));
     assert_eq!(
-        request.body["customer_details"],
+        body["customer_details"],
         serde_json::json!({"customer_email": "billing@example.com", "customer_phone": "9900000000"})
     );
+    assert_eq!(body["plan_details"]["plan_id"], "cf_plan_team_monthly");
     assert_eq!(
-        request.body["plan_details"]["plan_id"],
-        "cf_plan_team_monthly"
-    );
-    assert_eq!(
-        request.body["subscription_meta"]["return_url"],
+        body["subscription_meta"]["return_url"],
         "https://app.example.com/billing/success?from=checkout"
     );
     assert_eq!(
-        request.body["subscription_tags"],
+        body["subscription_tags"],
         serde_json::json!({"tenant_id": "org_42", "plan": "team"})
     );
     // Query dropped, session in the fragment, encoded.
@@ -220,7 +153,7 @@ async fn checkout_sends_cashfree_fields_and_returns_our_checkout_page() {
 
 #[tokio::test]
 async fn same_checkout_request_names_the_same_subscription() {
-    let fake = FakeCashfree::start(vec![created("s1"), created("s2")]).await;
+    let fake = fake_cashfree(vec![created("s1"), created("s2")]).await;
     let gateway = gateway(&fake, serde_json::json!({}));
     let first = gateway
         .create_checkout_session(&checkout(contact()))
@@ -235,16 +168,16 @@ async fn same_checkout_request_names_the_same_subscription() {
     other.idempotency_key = "checkout:org_42:8".into();
     let third = gateway.create_checkout_session(&other).await;
     assert!(third.is_err(), "no reply scripted");
-    let seen = fake.seen();
+    let seen = fake.requests();
     assert_ne!(
-        seen[2].body["subscription_id"],
-        seen[0].body["subscription_id"]
+        seen[2].json()["subscription_id"],
+        seen[0].json()["subscription_id"]
     );
 }
 
 #[tokio::test]
 async fn retried_checkout_reuses_the_subscription_cashfree_already_has() {
-    let fake = FakeCashfree::start(vec![
+    let fake = fake_cashfree(vec![
         (
             409,
             serde_json::json!({"message": "subscription with this id already exists", "code": "subscription_id_already_exists", "type": "invalid_request_error"}),
@@ -264,7 +197,7 @@ async fn retried_checkout_reuses_the_subscription_cashfree_already_has() {
         .url
         .contains("subscription_session_id=existing_session"));
     assert!(session.url.ends_with("environment=production"));
-    let seen = fake.seen();
+    let seen = fake.requests();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[1].method, Method::GET);
     assert_eq!(seen[1].path, format!("/pg/subscriptions/{}", session.id));
@@ -274,7 +207,7 @@ async fn retried_checkout_reuses_the_subscription_cashfree_already_has() {
 
 #[tokio::test]
 async fn cashfree_refusals_keep_their_code_and_bad_keys_hide_the_message() {
-    let fake = FakeCashfree::start(vec![
+    let fake = fake_cashfree(vec![
         (
             400,
             serde_json::json!({"message": "plan_id is invalid", "code": "plan_id_invalid", "type": "invalid_request_error"}),
@@ -313,7 +246,7 @@ async fn cashfree_refusals_keep_their_code_and_bad_keys_hide_the_message() {
 
 #[tokio::test]
 async fn response_without_a_session_is_unexpected() {
-    let fake = FakeCashfree::start(vec![(
+    let fake = fake_cashfree(vec![(
         200,
         serde_json::json!({"subscription_status": "INITIALIZED"}),
     )])
@@ -330,7 +263,7 @@ async fn response_without_a_session_is_unexpected() {
 
 #[tokio::test]
 async fn configured_checkout_page_is_used_as_is() {
-    let fake = FakeCashfree::start(vec![created("s9")]).await;
+    let fake = fake_cashfree(vec![created("s9")]).await;
     let session = gateway(&fake, serde_json::json!({}))
         .with_checkout_page_url("https://pay.example.com/cashfree.html")
         .create_checkout_session(&checkout(contact()))
@@ -344,7 +277,7 @@ async fn configured_checkout_page_is_used_as_is() {
 
 #[tokio::test]
 async fn cancel_immediately_posts_the_manage_cancel_action() {
-    let fake = FakeCashfree::start(vec![(
+    let fake = fake_cashfree(vec![(
         200,
         serde_json::json!({"subscription_id": "Demo Subscription", "subscription_status": "CANCELLED"}),
     )])
@@ -353,11 +286,11 @@ async fn cancel_immediately_posts_the_manage_cancel_action() {
         .cancel_immediately("Demo Subscription")
         .await
         .unwrap();
-    let seen = fake.seen();
+    let seen = fake.requests();
     assert_eq!(seen[0].method, Method::POST);
     assert_eq!(seen[0].path, "/pg/subscriptions/Demo%20Subscription/manage");
     assert_eq!(
-        seen[0].body,
+        seen[0].json(),
         serde_json::json!({"subscription_id": "Demo Subscription", "action": "CANCEL"})
     );
     assert_eq!(seen[0].header("x-client-id"), Some(CLIENT_ID));
@@ -365,7 +298,7 @@ async fn cancel_immediately_posts_the_manage_cancel_action() {
 
 #[tokio::test]
 async fn no_customer_objects_no_portal_and_no_cancel_at_period_end() {
-    let fake = FakeCashfree::start(Vec::new()).await;
+    let fake = fake_cashfree(Vec::new()).await;
     let gateway = gateway(&fake, serde_json::json!({}));
     let tenant = TenantId::parse("org_42").unwrap();
     assert_eq!(gateway.create_customer(&tenant).await, Ok(None));
@@ -385,7 +318,7 @@ async fn no_customer_objects_no_portal_and_no_cancel_at_period_end() {
             operation: "cancel_at_period_end"
         })
     );
-    assert!(fake.seen().is_empty());
+    assert!(fake.requests().is_empty());
 }
 
 #[test]

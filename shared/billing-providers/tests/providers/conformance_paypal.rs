@@ -1,25 +1,25 @@
 //! PayPal through the shared adapter conformance suite. The verifier talks
 //! to a local stand-in of PayPal's OAuth and verify-webhook-signature
-//! endpoints (`fixtures/paypal/fake_paypal.rs`), which vouches for a
-//! delivery only when the signature the fixture made over the exact body and
-//! the configured webhook id checks out. The lifecycle is PayPal's own
+//! endpoints (`fake_paypal.rs`), which vouches for a delivery only when the
+//! signature the fixture made over the exact body and the configured webhook
+//! id checks out. The lifecycle is PayPal's own
 //! sequence for a subscription whose renewal fails until PayPal suspends it
 //! and the subscriber cancels, trimmed from PayPal's sample payloads.
 
-mod conformance;
-#[path = "fixtures/paypal/fake_paypal.rs"]
-mod fake_paypal;
-
+use crate::conformance::{
+    conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
+};
+use crate::fake_paypal::{sign_delivery, FakePaypal, CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID};
 use async_trait::async_trait;
-use billing_domain::ports::{BillingGateway, ProviderError, WebhookDelivery, WebhookVerifier};
+use billing_domain::ports::{
+    BillingGateway, ProviderError, WebhookDelivery, WebhookError, WebhookVerifier,
+};
 use billing_domain::secrets::ProviderCredentials;
-use billing_domain::{Provider, SubscriptionStatus, UnixTime};
+use billing_domain::{Catalog, Provider, ProviderEvent, SubscriptionStatus, UnixTime};
 use billing_providers::paypal::{
     AccessToken, AccessTokenSource, AppCredentials, PaypalGateway, PaypalWebhooks,
 };
 use billing_providers::{ApiClient, HttpConfig};
-use conformance::{CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector};
-use fake_paypal::{sign_delivery, FakePaypal, CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID};
 use std::sync::Arc;
 
 const FIXED_TOKEN: &str = "A21AAFixedConformanceToken";
@@ -59,6 +59,32 @@ fn client() -> ApiClient {
     ApiClient::new(HttpConfig::default()).expect("client")
 }
 
+/// The verifier with the stand-in it calls, which runs as long as it lives.
+struct CallingStandIn {
+    verifier: PaypalWebhooks,
+    /// Held only: dropping it stops the stand-in.
+    _paypal: FakePaypal,
+}
+
+#[async_trait]
+impl WebhookVerifier for CallingStandIn {
+    fn provider(&self) -> Provider {
+        self.verifier.provider()
+    }
+
+    async fn verify_and_parse(
+        &self,
+        delivery: &WebhookDelivery,
+        credentials: &ProviderCredentials,
+        now: UnixTime,
+        catalog: &Catalog,
+    ) -> Result<ProviderEvent, WebhookError> {
+        self.verifier
+            .verify_and_parse(delivery, credentials, now, catalog)
+            .await
+    }
+}
+
 struct PaypalFixture;
 
 impl PaypalFixture {
@@ -94,8 +120,11 @@ impl ProviderFixture for PaypalFixture {
 
     async fn verifier(&self) -> Box<dyn WebhookVerifier> {
         let paypal = FakePaypal::start().await;
-        let verifier = PaypalWebhooks::new(client()).with_base_url(paypal.base_url);
-        Box::new(verifier)
+        let verifier = PaypalWebhooks::new(client()).with_base_url(paypal.url());
+        Box::new(CallingStandIn {
+            verifier,
+            _paypal: paypal,
+        })
     }
 
     fn credentials(&self) -> ProviderCredentials {
@@ -134,29 +163,29 @@ impl ProviderFixture for PaypalFixture {
         vec![
             // Created by our checkout: the buyer has not agreed yet.
             step(
-                include_bytes!("fixtures/paypal/subscription_created.json"),
+                include_bytes!("../fixtures/paypal/subscription_created.json"),
                 SubscriptionStatus::Incomplete,
             ),
             step(
-                include_bytes!("fixtures/paypal/subscription_activated.json"),
+                include_bytes!("../fixtures/paypal/subscription_activated.json"),
                 SubscriptionStatus::Active,
             ),
             step(
-                include_bytes!("fixtures/paypal/sale_completed.json"),
+                include_bytes!("../fixtures/paypal/sale_completed.json"),
                 SubscriptionStatus::Active,
             ),
             // PayPal keeps the subscription ACTIVE while it retries.
             step(
-                include_bytes!("fixtures/paypal/subscription_payment_failed.json"),
+                include_bytes!("../fixtures/paypal/subscription_payment_failed.json"),
                 SubscriptionStatus::Active,
             ),
             // The plan's failure threshold is reached.
             step(
-                include_bytes!("fixtures/paypal/subscription_suspended.json"),
+                include_bytes!("../fixtures/paypal/subscription_suspended.json"),
                 SubscriptionStatus::Unpaid,
             ),
             step(
-                include_bytes!("fixtures/paypal/subscription_cancelled.json"),
+                include_bytes!("../fixtures/paypal/subscription_cancelled.json"),
                 SubscriptionStatus::Canceled,
             ),
         ]
@@ -188,7 +217,7 @@ impl ProviderFixture for PaypalFixture {
             ],
             body: checkout_body_is_documented,
             response_status: 201,
-            response_body: include_str!("fixtures/paypal/create_subscription_response.json")
+            response_body: include_str!("../fixtures/paypal/create_subscription_response.json")
                 .to_owned(),
             session_url:
                 "https://www.paypal.com/webapps/billing/subscriptions?ba_token=BA-2M539689T3856352J"

@@ -5,8 +5,9 @@
 //! documented payloads in `fixtures/razorpay/`, and the documented
 //! `POST /v1/subscriptions` request.
 
-mod conformance;
-
+use crate::conformance::{
+    self, conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
+};
 use async_trait::async_trait;
 use billing_domain::ports::{BillingGateway, WebhookDelivery, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
@@ -14,7 +15,6 @@ use billing_domain::{Provider, SubscriptionStatus, UnixTime};
 use billing_providers::razorpay::{self, RazorpayGateway, RazorpayWebhooks};
 use billing_providers::signing::hmac_sha256_hex;
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
-use conformance::{CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector};
 
 const WEBHOOK_SECRET: &str = "conformance-webhook-secret";
 const KEY_ID: &str = "rzp_test_Conformance01";
@@ -112,44 +112,44 @@ impl ProviderFixture for RazorpayFixture {
         vec![
             // The customer authorizes on the hosted page...
             step(
-                include_bytes!("fixtures/razorpay/subscription_authenticated.json"),
+                include_bytes!("../fixtures/razorpay/subscription_authenticated.json"),
                 Some(S::Incomplete),
             ),
             // ...the first billing cycle starts and is charged.
             step(
-                include_bytes!("fixtures/razorpay/subscription_activated.json"),
+                include_bytes!("../fixtures/razorpay/subscription_activated.json"),
                 Some(S::Active),
             ),
             step(
-                include_bytes!("fixtures/razorpay/subscription_charged.json"),
+                include_bytes!("../fixtures/razorpay/subscription_charged.json"),
                 Some(S::Active),
             ),
             // The renewal charge fails: acknowledged, ignored...
             step(
-                include_bytes!("fixtures/razorpay/payment_failed.json"),
+                include_bytes!("../fixtures/razorpay/payment_failed.json"),
                 None,
             ),
             // ...and the subscription goes pending while Razorpay retries,
             step(
-                include_bytes!("fixtures/razorpay/subscription_pending.json"),
+                include_bytes!("../fixtures/razorpay/subscription_pending.json"),
                 Some(S::PastDue),
             ),
             // then halted once the retries are exhausted.
             step(
-                include_bytes!("fixtures/razorpay/subscription_halted.json"),
+                include_bytes!("../fixtures/razorpay/subscription_halted.json"),
                 Some(S::Unpaid),
             ),
             // The customer changes the card: active again, the invoice paid.
             step(
-                include_bytes!("fixtures/razorpay/subscription_reactivated.json"),
+                include_bytes!("../fixtures/razorpay/subscription_reactivated.json"),
                 Some(S::Active),
             ),
             step(
-                include_bytes!("fixtures/razorpay/subscription_charged_renewal.json"),
+                include_bytes!("../fixtures/razorpay/subscription_charged_renewal.json"),
                 Some(S::Active),
             ),
             step(
-                include_bytes!("fixtures/razorpay/subscription_cancelled.json"),
+                include_bytes!("../fixtures/razorpay/subscription_cancelled.json"),
                 Some(S::Canceled),
             ),
         ]

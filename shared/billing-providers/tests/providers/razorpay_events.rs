@@ -14,19 +14,19 @@ use serde_json::Value;
 const SECRET: &str = "events-test-webhook-secret";
 const NOW: UnixTime = UnixTime(1_767_225_600);
 
-const AUTHENTICATED: &[u8] = include_bytes!("fixtures/razorpay/subscription_authenticated.json");
-const CHARGED: &[u8] = include_bytes!("fixtures/razorpay/subscription_charged.json");
-const PENDING: &[u8] = include_bytes!("fixtures/razorpay/subscription_pending.json");
-const REACTIVATED: &[u8] = include_bytes!("fixtures/razorpay/subscription_reactivated.json");
-const CANCELLED: &[u8] = include_bytes!("fixtures/razorpay/subscription_cancelled.json");
-const COMPLETED: &[u8] = include_bytes!("fixtures/razorpay/subscription_completed.json");
-const PAUSED: &[u8] = include_bytes!("fixtures/razorpay/subscription_paused.json");
-const RESUMED: &[u8] = include_bytes!("fixtures/razorpay/subscription_resumed.json");
-const UPDATED: &[u8] = include_bytes!("fixtures/razorpay/subscription_updated.json");
-const PAYMENT_FAILED: &[u8] = include_bytes!("fixtures/razorpay/payment_failed.json");
+const AUTHENTICATED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_authenticated.json");
+const CHARGED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_charged.json");
+const PENDING: &[u8] = include_bytes!("../fixtures/razorpay/subscription_pending.json");
+const REACTIVATED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_reactivated.json");
+const CANCELLED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_cancelled.json");
+const COMPLETED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_completed.json");
+const PAUSED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_paused.json");
+const RESUMED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_resumed.json");
+const UPDATED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_updated.json");
+const PAYMENT_FAILED: &[u8] = include_bytes!("../fixtures/razorpay/payment_failed.json");
 
 fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../infra/plans.json")).expect("catalog")
+    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
 }
 
 fn credentials(secrets: &[&str]) -> ProviderCredentials {

@@ -3,114 +3,23 @@
 //! key), the same idempotency key on every retry of one call, and how 4xx
 //! and 5xx answers map onto `ProviderError`.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
+use crate::support::{unreachable_url, FakeServer, Recorded};
+use axum::http::Method;
 use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::{Provider, TenantId};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy, SandboxGateway};
-use serde_json::{json, Value};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use serde_json::json;
 use std::time::Duration;
 
 const API_KEY: &str = "sk_sandbox_local_development_only";
 
-// ---------- A scripted fake sandbox ----------
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
-#[derive(Clone, Default)]
-struct Script {
-    /// (status, body) in order; the last one repeats.
-    replies: Arc<Mutex<VecDeque<(u16, String)>>>,
-    recorded: Arc<Mutex<Vec<Recorded>>>,
-}
-
-struct FakeSandbox {
-    url: String,
-    script: Script,
-}
-
-impl FakeSandbox {
-    async fn start(replies: &[(u16, &str)]) -> Self {
-        let script = Script {
-            replies: Arc::new(Mutex::new(
-                replies.iter().map(|(s, b)| (*s, (*b).to_owned())).collect(),
-            )),
-            recorded: Arc::default(),
-        };
-        let app = Router::new().fallback(answer).with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, script }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.script.recorded.lock().unwrap().clone()
-    }
-
-    fn only_request(&self) -> Recorded {
-        let requests = self.requests();
-        assert_eq!(requests.len(), 1, "expected exactly one request");
-        requests.into_iter().next().unwrap()
-    }
-
-    fn gateway(&self) -> SandboxGateway {
-        // A trailing slash on the base URL must not double the slash.
-        SandboxGateway::new(API_KEY, client(), format!("{}/", self.url))
-    }
-}
-
-async fn answer(
-    State(script): State<Script>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    script.recorded.lock().unwrap().push(Recorded {
-        method,
-        path: uri.path().to_owned(),
-        headers,
-        body: body.to_vec(),
-    });
-    let (status, body) = {
-        let mut replies = script.replies.lock().unwrap();
-        if replies.len() > 1 {
-            replies.pop_front().unwrap()
-        } else {
-            replies.front().cloned().expect("a scripted reply")
-        }
-    };
-    (
-        StatusCode::from_u16(status).unwrap(),
-        [("content-type", "application/json")],
-        body,
-    )
-        .into_response()
+/// The gateway pointed at the fake sandbox.
+fn gateway(sandbox: &FakeServer) -> SandboxGateway {
+    // A trailing slash on the base URL must not double the slash.
+    SandboxGateway::new(API_KEY, client(), format!("{}/", sandbox.url()))
 }
 
 /// Millisecond backoffs keep retry tests fast.
@@ -162,8 +71,8 @@ const PORTAL: &str = r#"{"id":"ps_sbx1","url":"http://127.0.0.1:3000/sandbox/por
 
 #[tokio::test]
 async fn create_customer_posts_the_tenant_with_a_per_tenant_idempotency_key() {
-    let sandbox = FakeSandbox::start(&[(200, CUSTOMER)]).await;
-    let customer = sandbox.gateway().create_customer(&tenant()).await.unwrap();
+    let sandbox = FakeServer::start([(200, CUSTOMER)]).await;
+    let customer = gateway(&sandbox).create_customer(&tenant()).await.unwrap();
     assert_eq!(customer.as_deref(), Some("cus_sbx1"));
     let request = sandbox.only_request();
     assert_sandbox_post(&request, "/sandbox/v1/customers");
@@ -176,9 +85,8 @@ async fn create_customer_posts_the_tenant_with_a_per_tenant_idempotency_key() {
 
 #[tokio::test]
 async fn checkout_session_posts_every_field_with_the_callers_idempotency_key() {
-    let sandbox = FakeSandbox::start(&[(200, SESSION)]).await;
-    let session = sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(200, SESSION)]).await;
+    let session = gateway(&sandbox)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap();
@@ -210,9 +118,8 @@ async fn checkout_session_posts_every_field_with_the_callers_idempotency_key() {
 
 #[tokio::test]
 async fn portal_session_posts_customer_and_return_url() {
-    let sandbox = FakeSandbox::start(&[(200, PORTAL)]).await;
-    let url = sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(200, PORTAL)]).await;
+    let url = gateway(&sandbox)
         .create_portal_session("cus_sbx1", "http://localhost:5173/billing")
         .await
         .unwrap();
@@ -230,13 +137,13 @@ async fn portal_session_posts_customer_and_return_url() {
 
 #[tokio::test]
 async fn gateway_reads_its_key_from_the_provider_secret() {
-    let sandbox = FakeSandbox::start(&[(200, CUSTOMER)]).await;
+    let sandbox = FakeServer::start([(200, CUSTOMER)]).await;
     let secrets = ProviderSecrets::from_json(&format!(
         r#"{{"sandbox":{{"apiKey":"{API_KEY}","webhookSecrets":["whsec_c2VjcmV0"]}}}}"#
     ))
     .unwrap();
     let credentials = secrets.provider(Provider::Sandbox).unwrap();
-    let gateway = SandboxGateway::from_credentials(credentials, client(), &sandbox.url).unwrap();
+    let gateway = SandboxGateway::from_credentials(credentials, client(), sandbox.url()).unwrap();
     assert_eq!(gateway.provider(), Provider::Sandbox);
     gateway.create_customer(&tenant()).await.unwrap();
     assert_sandbox_post(&sandbox.only_request(), "/sandbox/v1/customers");
@@ -264,14 +171,13 @@ fn debug_output_hides_the_api_key() {
 
 #[tokio::test]
 async fn server_error_is_retried_with_the_same_idempotency_key_and_body() {
-    let sandbox = FakeSandbox::start(&[
+    let sandbox = FakeServer::start([
         (500, r#"{"error":{"code":"internal","message":"boom"}}"#),
         (503, ""),
         (200, SESSION),
     ])
     .await;
-    let session = sandbox
-        .gateway()
+    let session = gateway(&sandbox)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap();
@@ -289,8 +195,8 @@ async fn server_error_is_retried_with_the_same_idempotency_key_and_body() {
 
 #[tokio::test]
 async fn portal_retries_share_one_fresh_key() {
-    let sandbox = FakeSandbox::start(&[(502, ""), (200, PORTAL)]).await;
-    let gateway = sandbox.gateway();
+    let sandbox = FakeServer::start([(502, ""), (200, PORTAL)]).await;
+    let gateway = gateway(&sandbox);
     gateway
         .create_portal_session("cus_sbx1", "http://localhost:5173/billing")
         .await
@@ -311,9 +217,8 @@ async fn portal_retries_share_one_fresh_key() {
 
 #[tokio::test]
 async fn persistent_server_error_is_transient_after_every_attempt() {
-    let sandbox = FakeSandbox::start(&[(503, "")]).await;
-    let error = sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(503, "")]).await;
+    let error = gateway(&sandbox)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -333,11 +238,7 @@ async fn persistent_server_error_is_transient_after_every_attempt() {
 
 #[tokio::test]
 async fn unreachable_sandbox_is_transient() {
-    // Bind and drop a listener so the port is (very likely) closed.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    let error = SandboxGateway::new(API_KEY, client(), url)
+    let error = SandboxGateway::new(API_KEY, client(), unreachable_url())
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -348,13 +249,12 @@ async fn unreachable_sandbox_is_transient() {
 
 #[tokio::test]
 async fn bad_request_is_rejected_with_the_sandbox_code_and_message_and_not_retried() {
-    let sandbox = FakeSandbox::start(&[(
+    let sandbox = FakeServer::start([(
         400,
         r#"{"error":{"code":"unknown_price","message":"price sbx_price_x is not in the catalog"}}"#,
     )])
     .await;
-    let error = sandbox
-        .gateway()
+    let error = gateway(&sandbox)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap_err();
@@ -373,9 +273,8 @@ async fn bad_request_is_rejected_with_the_sandbox_code_and_message_and_not_retri
 
 #[tokio::test]
 async fn refusal_without_an_error_body_names_the_status() {
-    let sandbox = FakeSandbox::start(&[(404, "not json")]).await;
-    let error = sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(404, "not json")]).await;
+    let error = gateway(&sandbox)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -392,13 +291,12 @@ async fn refusal_without_an_error_body_names_the_status() {
 
 #[tokio::test]
 async fn unauthorized_is_a_configuration_error_without_the_sandbox_message() {
-    let sandbox = FakeSandbox::start(&[(
+    let sandbox = FakeServer::start([(
         401,
         r#"{"error":{"code":"unauthorized","message":"bad key sk_sandbox_local_development_only"}}"#,
     )])
     .await;
-    let error = sandbox
-        .gateway()
+    let error = gateway(&sandbox)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -418,9 +316,8 @@ async fn unauthorized_is_a_configuration_error_without_the_sandbox_message() {
 
 #[tokio::test]
 async fn unreadable_success_body_is_an_unexpected_response() {
-    let sandbox = FakeSandbox::start(&[(200, r#"{"id":"cs_sbx1"}"#)]).await;
-    let error = sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(200, r#"{"id":"cs_sbx1"}"#)]).await;
+    let error = gateway(&sandbox)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap_err();
@@ -446,9 +343,8 @@ const SUBSCRIPTION: &str = r#"{"id":"sub_sbx1","customer_id":"cus_sbx1","tenant_
 
 #[tokio::test]
 async fn cancel_at_period_end_posts_to_the_subscription_with_a_per_subscription_key() {
-    let sandbox = FakeSandbox::start(&[(200, SUBSCRIPTION)]).await;
-    sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(200, SUBSCRIPTION)]).await;
+    gateway(&sandbox)
         .cancel_at_period_end("sub_sbx1")
         .await
         .unwrap();
@@ -466,9 +362,8 @@ async fn cancel_at_period_end_posts_to_the_subscription_with_a_per_subscription_
 
 #[tokio::test]
 async fn cancel_at_period_end_retries_with_the_same_key_and_body() {
-    let sandbox = FakeSandbox::start(&[(503, ""), (200, SUBSCRIPTION)]).await;
-    sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(503, ""), (200, SUBSCRIPTION)]).await;
+    gateway(&sandbox)
         .cancel_at_period_end("sub_sbx1")
         .await
         .unwrap();
@@ -486,8 +381,8 @@ async fn cancel_at_period_end_retries_with_the_same_key_and_body() {
 
 #[tokio::test]
 async fn each_cancel_call_has_its_own_key_so_a_later_cancel_is_not_a_replay() {
-    let sandbox = FakeSandbox::start(&[(200, SUBSCRIPTION), (200, SUBSCRIPTION)]).await;
-    let gateway = sandbox.gateway();
+    let sandbox = FakeServer::start([(200, SUBSCRIPTION), (200, SUBSCRIPTION)]).await;
+    let gateway = gateway(&sandbox);
     gateway.cancel_at_period_end("sub_sbx1").await.unwrap();
     gateway.cancel_at_period_end("sub_sbx1").await.unwrap();
     let requests = sandbox.requests();
@@ -499,13 +394,12 @@ async fn each_cancel_call_has_its_own_key_so_a_later_cancel_is_not_a_replay() {
 
 #[tokio::test]
 async fn cancel_at_period_end_of_an_unknown_subscription_is_rejected_not_retried() {
-    let sandbox = FakeSandbox::start(&[(
+    let sandbox = FakeServer::start([(
         404,
         r#"{"error":{"code":"resource_missing","message":"no such subscription"}}"#,
     )])
     .await;
-    let error = sandbox
-        .gateway()
+    let error = gateway(&sandbox)
         .cancel_at_period_end("sub_nope")
         .await
         .unwrap_err();
@@ -523,9 +417,8 @@ async fn cancel_at_period_end_of_an_unknown_subscription_is_rejected_not_retried
 
 #[tokio::test]
 async fn cancel_at_period_end_needs_the_subscription_back() {
-    let sandbox = FakeSandbox::start(&[(200, r#"{"id":"sub_sbx1"}"#)]).await;
-    let error = sandbox
-        .gateway()
+    let sandbox = FakeServer::start([(200, r#"{"id":"sub_sbx1"}"#)]).await;
+    let error = gateway(&sandbox)
         .cancel_at_period_end("sub_sbx1")
         .await
         .unwrap_err();

@@ -3,15 +3,16 @@
 //! published vector), a lifecycle of sandbox events, and the JSON checkout
 //! session request.
 
-mod conformance;
-
+use crate::conformance::{
+    self, conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
+    NOW,
+};
 use async_trait::async_trait;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, WebhookDelivery, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
 use billing_domain::{Provider, SubscriptionStatus, UnixTime};
 use billing_providers::standard_webhooks::sign;
 use billing_providers::{ApiClient, HttpConfig, SandboxGateway, SandboxWebhooks};
-use conformance::{CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector, NOW};
 use serde_json::json;
 
 const SECRET: &str = "whsec_c2FuZGJveC1jb25mb3JtYW5jZS1zZWNyZXQ=";

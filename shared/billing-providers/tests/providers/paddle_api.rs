@@ -3,15 +3,14 @@
 //! the customer portal and scheduled cancellation, the secret fields the
 //! gateway reads, and how Paddle's error answers map onto `ProviderError`.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use crate::support::{FakeServer, Recorded};
+use axum::http::Method;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, ProviderError};
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::{Provider, TenantId};
 use billing_providers::paddle::api::{DEFAULT_BASE_URL, SANDBOX_BASE_URL};
 use billing_providers::{ApiClient, HttpConfig, PaddleGateway};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 
 const API_KEY: &str = "pdl_sdbx_apikey_01k2cf0a1b2c3d4e5f6g7h8j9k_apiTestKey000000";
 
@@ -23,58 +22,15 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// One request as the fake received it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    uri: String,
-    headers: HeaderMap,
-    json: Value,
-}
-
 /// A fake Paddle that gives every request the same answer and keeps what
 /// it was sent.
-struct FakePaddle {
-    base_url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+async fn fake_paddle(status: u16, body: String) -> FakeServer {
+    FakeServer::start([(status, body)]).await
 }
 
-impl FakePaddle {
-    async fn answering(status: u16, body: String) -> Self {
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let log = seen.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body_bytes: Bytes| {
-                let log = log.clone();
-                let body = body.clone();
-                async move {
-                    let json = serde_json::from_slice(&body_bytes).unwrap_or(Value::Null);
-                    log.lock().unwrap().push(Seen {
-                        method,
-                        uri: uri.to_string(),
-                        headers,
-                        json,
-                    });
-                    let status = StatusCode::from_u16(status).unwrap();
-                    (status, [("content-type", "application/json")], body)
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { base_url, seen }
-    }
-
-    fn gateway(&self) -> PaddleGateway {
-        PaddleGateway::new(API_KEY, client()).with_base_url(&self.base_url)
-    }
-
-    fn single_request(&self) -> Seen {
-        let seen = self.seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 1, "exactly one request expected: {seen:?}");
-        seen.into_iter().next().unwrap()
-    }
+/// The gateway pointed at the fake Paddle.
+fn gateway(paddle: &FakeServer) -> PaddleGateway {
+    PaddleGateway::new(API_KEY, client()).with_base_url(paddle.url())
 }
 
 fn client() -> ApiClient {
@@ -95,39 +51,33 @@ fn checkout_request(customer_id: Option<&str>) -> CheckoutRequest {
 }
 
 /// A checkout against a Paddle giving `status` and `body`, expected to fail.
-async fn failed_checkout(status: u16, body: String) -> (ProviderError, FakePaddle) {
-    let paddle = FakePaddle::answering(status, body).await;
-    let result = paddle
-        .gateway()
+async fn failed_checkout(status: u16, body: String) -> (ProviderError, FakeServer) {
+    let paddle = fake_paddle(status, body).await;
+    let result = gateway(&paddle)
         .with_checkout_url("https://unapproved.example.net/pay")
         .create_checkout_session(&checkout_request(None))
         .await;
     (result.expect_err("the checkout must fail"), paddle)
 }
 
-fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
-    seen.headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn assert_paddle_headers(seen: &Seen) {
+fn assert_paddle_headers(seen: &Recorded) {
     assert_eq!(
-        header(seen, "authorization"),
+        seen.header("authorization"),
         Some(&*format!("Bearer {API_KEY}"))
     );
-    assert_eq!(header(seen, "paddle-version"), Some("1"));
-    assert_eq!(header(seen, "content-type"), Some("application/json"));
+    assert_eq!(seen.header("paddle-version"), Some("1"));
+    assert_eq!(seen.header("content-type"), Some("application/json"));
     // Paddle has no idempotency keys; sending one would promise a safety
     // that does not exist.
-    assert_eq!(header(seen, "idempotency-key"), None);
+    assert_eq!(seen.header("idempotency-key"), None);
 }
 
 // ---------- Checkout ----------
 
 #[tokio::test]
 async fn checkout_for_a_known_customer_uses_the_default_payment_link() {
-    let paddle = FakePaddle::answering(201, fixture("create_transaction_response")).await;
-    let session = paddle
-        .gateway()
+    let paddle = fake_paddle(201, fixture("create_transaction_response")).await;
+    let session = gateway(&paddle)
         .create_checkout_session(&checkout_request(Some("ctm_01k2cfm8f0x7q6n3r5t9v1w2y4")))
         .await
         .unwrap();
@@ -136,16 +86,16 @@ async fn checkout_for_a_known_customer_uses_the_default_payment_link() {
         session.url,
         "https://app.example.com/pay?_ptxn=txn_01k9zq3r4s5t6v7w8x9y0z1a2b"
     );
-    let seen = paddle.single_request();
+    let seen = paddle.only_request();
     assert_eq!(
-        (seen.method.as_str(), seen.uri.as_str()),
+        (seen.method.as_str(), seen.path_and_query().as_str()),
         ("POST", "/transactions")
     );
     assert_paddle_headers(&seen);
     // No checkout URL configured: Paddle falls back to the account's
     // default payment link, so `checkout` is left out.
     assert_eq!(
-        seen.json,
+        seen.json(),
         json!({
             "items": [{"price_id": "pri_01teamMonthly00000000000", "quantity": 1}],
             "customer_id": "ctm_01k2cfm8f0x7q6n3r5t9v1w2y4",
@@ -185,7 +135,7 @@ async fn paddle_refusal_keeps_its_code_and_detail() {
     );
     assert!(message.contains("checkout.url"), "{message}");
     assert_eq!(
-        paddle.single_request().json["checkout"],
+        paddle.only_request().json()["checkout"],
         json!({"url": "https://unapproved.example.net/pay"})
     );
 }
@@ -212,28 +162,26 @@ async fn a_server_error_is_not_repeated_without_idempotency_keys() {
         failed_checkout(500, json!({"error": {"type": "api_error"}}).to_string()).await;
     assert!(error.is_retryable(), "{error:?}");
     // Repeating a POST that may have acted could create a second transaction.
-    paddle.single_request();
+    paddle.only_request();
 }
 
 // ---------- Customers, portal, cancellation ----------
 
 #[tokio::test]
 async fn no_customer_is_created_up_front() {
-    let paddle = FakePaddle::answering(500, String::new()).await;
-    let customer = paddle
-        .gateway()
+    let paddle = fake_paddle(500, String::new()).await;
+    let customer = gateway(&paddle)
         .create_customer(&TenantId::parse("org_42").unwrap())
         .await
         .unwrap();
     assert_eq!(customer, None);
-    assert!(paddle.seen.lock().unwrap().is_empty());
+    assert!(paddle.requests().is_empty());
 }
 
 #[tokio::test]
 async fn portal_session_returns_the_authenticated_overview_link() {
-    let paddle = FakePaddle::answering(201, fixture("create_portal_session_response")).await;
-    let url = paddle
-        .gateway()
+    let paddle = fake_paddle(201, fixture("create_portal_session_response")).await;
+    let url = gateway(&paddle)
         .create_portal_session(
             "ctm_01k2cfm8f0x7q6n3r5t9v1w2y4",
             "https://app.example.com/billing",
@@ -244,44 +192,45 @@ async fn portal_session_returns_the_authenticated_overview_link() {
         url.starts_with("https://customer-portal.paddle.com/cpl_01k2cf7p8q9r0s1t2v3w4x5y6z?action=overview&token=pga_"),
         "{url}"
     );
-    let seen = paddle.single_request();
+    let seen = paddle.only_request();
     assert_eq!(seen.method, Method::POST);
     assert_eq!(
-        seen.uri,
+        seen.path_and_query(),
         "/customers/ctm_01k2cfm8f0x7q6n3r5t9v1w2y4/portal-sessions"
     );
     assert_paddle_headers(&seen);
-    assert_eq!(seen.json, json!({}));
+    assert_eq!(seen.json(), json!({}));
 }
 
 #[tokio::test]
 async fn cancellation_is_scheduled_for_the_next_billing_period() {
-    let paddle = FakePaddle::answering(200, fixture("cancel_subscription_response")).await;
-    paddle
-        .gateway()
+    let paddle = fake_paddle(200, fixture("cancel_subscription_response")).await;
+    gateway(&paddle)
         .cancel_at_period_end("sub_01k2cfp3m4n5p6q7r8s9t0v1w2")
         .await
         .unwrap();
-    let seen = paddle.single_request();
+    let seen = paddle.only_request();
     assert_eq!(seen.method, Method::POST);
     assert_eq!(
-        seen.uri,
+        seen.path_and_query(),
         "/subscriptions/sub_01k2cfp3m4n5p6q7r8s9t0v1w2/cancel"
     );
     assert_paddle_headers(&seen);
-    assert_eq!(seen.json, json!({"effective_from": "next_billing_period"}));
+    assert_eq!(
+        seen.json(),
+        json!({"effective_from": "next_billing_period"})
+    );
 }
 
 #[tokio::test]
 async fn an_id_cannot_reach_another_endpoint() {
-    let paddle = FakePaddle::answering(200, fixture("cancel_subscription_response")).await;
-    paddle
-        .gateway()
+    let paddle = fake_paddle(200, fixture("cancel_subscription_response")).await;
+    gateway(&paddle)
         .cancel_at_period_end("sub_1/../../customers?x=1")
         .await
         .unwrap();
     assert_eq!(
-        paddle.single_request().uri,
+        paddle.only_request().path_and_query(),
         "/subscriptions/sub_1%2F..%2F..%2Fcustomers%3Fx=1/cancel"
     );
 }
@@ -290,11 +239,11 @@ async fn an_id_cannot_reach_another_endpoint() {
 
 #[tokio::test]
 async fn secret_entry_sets_key_api_base_and_checkout_page() {
-    let paddle = FakePaddle::answering(201, fixture("create_transaction_response")).await;
+    let paddle = fake_paddle(201, fixture("create_transaction_response")).await;
     let secret = json!({"paddle": {
         "apiKey": API_KEY,
         "webhookSecrets": ["pdl_ntfset_x"],
-        "apiBase": format!("{}/", paddle.base_url),
+        "apiBase": format!("{}/", paddle.url()),
         "checkoutUrl": "https://app.example.com/pay",
     }});
     let secrets = ProviderSecrets::from_json(&secret.to_string()).unwrap();
@@ -304,11 +253,11 @@ async fn secret_entry_sets_key_api_base_and_checkout_page() {
         .create_checkout_session(&checkout_request(None))
         .await
         .unwrap();
-    let seen = paddle.single_request();
-    assert_eq!(seen.uri, "/transactions");
+    let seen = paddle.only_request();
+    assert_eq!(seen.path_and_query(), "/transactions");
     assert_paddle_headers(&seen);
     assert_eq!(
-        seen.json["checkout"],
+        seen.json()["checkout"],
         json!({"url": "https://app.example.com/pay"})
     );
 }

@@ -3,150 +3,20 @@
 //! idempotency key, form fields), and how retries and failures map onto
 //! `ProviderError`.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
+use crate::support::{reply, unreachable_url, FakeServer, Recorded};
+use axum::http::Method;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, CheckoutSession, ProviderError};
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::{Provider, TenantId};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy, StripeGateway};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const API_KEY: &str = "sk_test_51FakeKeyForLocalTests";
 
-// ---------- A scripted fake Stripe ----------
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn form(&self) -> BTreeMap<String, String> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&self.body).expect("form body");
-        let count = pairs.len();
-        let form: BTreeMap<_, _> = pairs.into_iter().collect();
-        assert_eq!(form.len(), count, "a form field was sent twice");
-        form
-    }
-}
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, &'static str)>,
-    body: String,
-    delay: Duration,
-}
-
-fn reply(status: u16, body: &str) -> Reply {
-    Reply {
-        status,
-        headers: vec![("content-type", "application/json")],
-        body: body.to_owned(),
-        delay: Duration::ZERO,
-    }
-}
-
-impl Reply {
-    fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-
-    fn after(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-#[derive(Clone, Default)]
-struct Script {
-    replies: Arc<Mutex<VecDeque<Reply>>>,
-    recorded: Arc<Mutex<Vec<Recorded>>>,
-}
-
-struct FakeStripe {
-    url: String,
-    script: Script,
-}
-
-impl FakeStripe {
-    /// Serves `replies` in order; the last one repeats.
-    async fn start(replies: Vec<Reply>) -> Self {
-        let script = Script {
-            replies: Arc::new(Mutex::new(replies.into())),
-            recorded: Arc::default(),
-        };
-        let app = Router::new().fallback(answer).with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, script }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.script.recorded.lock().unwrap().clone()
-    }
-
-    fn only_request(&self) -> Recorded {
-        let requests = self.requests();
-        assert_eq!(requests.len(), 1, "expected exactly one request");
-        requests.into_iter().next().unwrap()
-    }
-
-    fn gateway(&self) -> StripeGateway {
-        StripeGateway::new(API_KEY, client(Duration::from_secs(5))).with_base_url(&self.url)
-    }
-}
-
-async fn answer(
-    State(script): State<Script>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    script.recorded.lock().unwrap().push(Recorded {
-        method,
-        path: uri.path().to_owned(),
-        headers,
-        body: body.to_vec(),
-    });
-    let reply = {
-        let mut replies = script.replies.lock().unwrap();
-        if replies.len() > 1 {
-            replies.pop_front().unwrap()
-        } else {
-            replies.front().cloned().expect("a scripted reply")
-        }
-    };
-    tokio::time::sleep(reply.delay).await;
-    let mut headers = HeaderMap::new();
-    for (name, value) in reply.headers {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
-    }
-    (
-        StatusCode::from_u16(reply.status).unwrap(),
-        headers,
-        reply.body,
-    )
-        .into_response()
+/// The gateway pointed at the fake Stripe.
+fn gateway(stripe: &FakeServer) -> StripeGateway {
+    StripeGateway::new(API_KEY, client(Duration::from_secs(5))).with_base_url(stripe.url())
 }
 
 /// Millisecond backoffs keep retry tests fast.
@@ -215,8 +85,8 @@ const SESSION: &str = r#"{"id":"cs_test_a1","object":"checkout.session","mode":"
 
 #[tokio::test]
 async fn create_customer_posts_tenant_metadata_with_a_per_tenant_idempotency_key() {
-    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
-    let customer = stripe.gateway().create_customer(&tenant()).await.unwrap();
+    let stripe = FakeServer::start([reply(200, CUSTOMER)]).await;
+    let customer = gateway(&stripe).create_customer(&tenant()).await.unwrap();
     assert_eq!(customer.as_deref(), Some("cus_RtenantOrg42"));
     let request = stripe.only_request();
     assert_stripe_post(&request, "/v1/customers");
@@ -229,8 +99,8 @@ async fn create_customer_posts_tenant_metadata_with_a_per_tenant_idempotency_key
 
 #[tokio::test]
 async fn create_customer_twice_for_one_tenant_reuses_the_idempotency_key() {
-    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
-    let gateway = stripe.gateway();
+    let stripe = FakeServer::start([reply(200, CUSTOMER)]).await;
+    let gateway = gateway(&stripe);
     gateway.create_customer(&tenant()).await.unwrap();
     gateway.create_customer(&tenant()).await.unwrap();
     let keys: Vec<_> = stripe
@@ -243,9 +113,8 @@ async fn create_customer_twice_for_one_tenant_reuses_the_idempotency_key() {
 
 #[tokio::test]
 async fn checkout_session_posts_the_documented_subscription_fields() {
-    let stripe = FakeStripe::start(vec![reply(200, SESSION)]).await;
-    let session = stripe
-        .gateway()
+    let stripe = FakeServer::start([reply(200, SESSION)]).await;
+    let session = gateway(&stripe)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap();
@@ -285,13 +154,12 @@ async fn checkout_session_posts_the_documented_subscription_fields() {
 
 #[tokio::test]
 async fn portal_session_posts_customer_and_return_url() {
-    let stripe = FakeStripe::start(vec![reply(
+    let stripe = FakeServer::start([reply(
         200,
         r#"{"id":"bps_1","object":"billing_portal.session","url":"https://billing.stripe.com/p/session/test_1"}"#,
     )])
     .await;
-    let url = stripe
-        .gateway()
+    let url = gateway(&stripe)
         .create_portal_session("cus_RtenantOrg42", "https://app.example.com/billing")
         .await
         .unwrap();
@@ -309,9 +177,8 @@ async fn portal_session_posts_customer_and_return_url() {
 
 #[tokio::test]
 async fn pinned_api_version_is_sent_as_stripe_version() {
-    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
-    stripe
-        .gateway()
+    let stripe = FakeServer::start([reply(200, CUSTOMER)]).await;
+    gateway(&stripe)
         .with_api_version("2025-03-31.basil")
         .create_customer(&tenant())
         .await
@@ -324,7 +191,7 @@ async fn pinned_api_version_is_sent_as_stripe_version() {
 
 #[tokio::test]
 async fn gateway_reads_its_key_from_the_provider_secret() {
-    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER)]).await;
+    let stripe = FakeServer::start([reply(200, CUSTOMER)]).await;
     let secrets = ProviderSecrets::from_json(&format!(
         r#"{{"stripe":{{"apiKey":"{API_KEY}","webhookSecrets":["whsec_1"]}}}}"#
     ))
@@ -334,7 +201,7 @@ async fn gateway_reads_its_key_from_the_provider_secret() {
         client(Duration::from_secs(5)),
     )
     .unwrap()
-    .with_base_url(&stripe.url);
+    .with_base_url(stripe.url());
     gateway.create_customer(&tenant()).await.unwrap();
     assert_stripe_post(&stripe.only_request(), "/v1/customers");
     assert!(!format!("{gateway:?}").contains(API_KEY));
@@ -344,7 +211,7 @@ async fn gateway_reads_its_key_from_the_provider_secret() {
 
 #[tokio::test]
 async fn server_error_is_retried_with_the_same_idempotency_key_and_body() {
-    let stripe = FakeStripe::start(vec![
+    let stripe = FakeServer::start([
         reply(
             500,
             r#"{"error":{"type":"api_error","message":"Something went wrong"}}"#,
@@ -352,8 +219,7 @@ async fn server_error_is_retried_with_the_same_idempotency_key_and_body() {
         reply(200, SESSION),
     ])
     .await;
-    stripe
-        .gateway()
+    gateway(&stripe)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap();
@@ -376,9 +242,9 @@ async fn rate_limited_request_is_retried() {
         429,
         r#"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests"}}"#,
     );
-    let stripe = FakeStripe::start(vec![too_many.clone(), too_many, reply(200, CUSTOMER)]).await;
+    let stripe = FakeServer::start([too_many.clone(), too_many, reply(200, CUSTOMER)]).await;
     assert_eq!(
-        stripe.gateway().create_customer(&tenant()).await.unwrap(),
+        gateway(&stripe).create_customer(&tenant()).await.unwrap(),
         Some("cus_RtenantOrg42".to_owned())
     );
     assert_eq!(stripe.requests().len(), 3);
@@ -386,9 +252,8 @@ async fn rate_limited_request_is_retried() {
 
 #[tokio::test]
 async fn server_errors_past_the_last_attempt_are_transient() {
-    let stripe = FakeStripe::start(vec![reply(503, "")]).await;
-    let error = stripe
-        .gateway()
+    let stripe = FakeServer::start([reply(503, "")]).await;
+    let error = gateway(&stripe)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -408,13 +273,12 @@ async fn server_errors_past_the_last_attempt_are_transient() {
 
 #[tokio::test]
 async fn stripe_should_retry_false_stops_retrying_a_server_error() {
-    let stripe = FakeStripe::start(vec![
+    let stripe = FakeServer::start([
         reply(500, r#"{"error":{"type":"api_error"}}"#).with_header("stripe-should-retry", "false"),
         reply(200, CUSTOMER),
     ])
     .await;
-    let error = stripe
-        .gateway()
+    let error = gateway(&stripe)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -427,7 +291,7 @@ async fn stripe_should_retry_false_stops_retrying_a_server_error() {
 
 #[tokio::test]
 async fn stripe_should_retry_true_retries_a_conflict() {
-    let stripe = FakeStripe::start(vec![
+    let stripe = FakeServer::start([
         reply(
             409,
             r#"{"error":{"type":"idempotency_error","code":"lock_timeout","message":"busy"}}"#,
@@ -437,7 +301,7 @@ async fn stripe_should_retry_true_retries_a_conflict() {
     ])
     .await;
     assert_eq!(
-        stripe.gateway().create_customer(&tenant()).await.unwrap(),
+        gateway(&stripe).create_customer(&tenant()).await.unwrap(),
         Some("cus_RtenantOrg42".to_owned())
     );
     assert_eq!(stripe.requests().len(), 2);
@@ -447,7 +311,7 @@ async fn stripe_should_retry_true_retries_a_conflict() {
 
 #[tokio::test]
 async fn bad_request_is_not_retried_and_is_rejected_with_stripes_code() {
-    let stripe = FakeStripe::start(vec![
+    let stripe = FakeServer::start([
         reply(
             400,
             r#"{"error":{"type":"invalid_request_error","code":"resource_missing","param":"line_items[0][price]","message":"No such price: 'price_pro_monthly'"}}"#,
@@ -455,8 +319,7 @@ async fn bad_request_is_not_retried_and_is_rejected_with_stripes_code() {
         reply(200, SESSION),
     ])
     .await;
-    let error = stripe
-        .gateway()
+    let error = gateway(&stripe)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap_err();
@@ -475,13 +338,12 @@ async fn bad_request_is_not_retried_and_is_rejected_with_stripes_code() {
 
 #[tokio::test]
 async fn rejection_without_a_code_falls_back_to_the_error_type() {
-    let stripe = FakeStripe::start(vec![reply(
+    let stripe = FakeServer::start([reply(
         402,
         r#"{"error":{"type":"card_error","message":"Your card was declined."}}"#,
     )])
     .await;
-    let error = stripe
-        .gateway()
+    let error = gateway(&stripe)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -493,13 +355,12 @@ async fn rejection_without_a_code_falls_back_to_the_error_type() {
 
 #[tokio::test]
 async fn unauthorized_is_a_configuration_error_that_hides_the_key() {
-    let stripe = FakeStripe::start(vec![reply(
+    let stripe = FakeServer::start([reply(
         401,
         r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****ests"}}"#,
     )])
     .await;
-    let error = stripe
-        .gateway()
+    let error = gateway(&stripe)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -519,13 +380,12 @@ async fn unauthorized_is_a_configuration_error_that_hides_the_key() {
 
 #[tokio::test]
 async fn forbidden_is_a_configuration_error() {
-    let stripe = FakeStripe::start(vec![reply(
+    let stripe = FakeServer::start([reply(
         403,
         r#"{"error":{"type":"invalid_request_error","code":"secret_key_required","message":"This API call cannot be made with a publishable API key."}}"#,
     )])
     .await;
-    let error = stripe
-        .gateway()
+    let error = gateway(&stripe)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -538,9 +398,9 @@ async fn forbidden_is_a_configuration_error() {
 
 #[tokio::test]
 async fn hanging_server_times_out_as_transient() {
-    let stripe = FakeStripe::start(vec![reply(200, CUSTOMER).after(Duration::from_secs(5))]).await;
+    let stripe = FakeServer::start([reply(200, CUSTOMER).after(Duration::from_secs(5))]).await;
     let gateway =
-        StripeGateway::new(API_KEY, client(Duration::from_millis(200))).with_base_url(&stripe.url);
+        StripeGateway::new(API_KEY, client(Duration::from_millis(200))).with_base_url(stripe.url());
     let started = Instant::now();
     let error = gateway.create_customer(&tenant()).await.unwrap_err();
     assert!(
@@ -559,11 +419,8 @@ async fn hanging_server_times_out_as_transient() {
 
 #[tokio::test]
 async fn unreachable_server_is_transient() {
-    // Bind then drop a listener: the port is now almost certainly closed.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    let gateway = StripeGateway::new(API_KEY, client(Duration::from_secs(1))).with_base_url(url);
+    let gateway = StripeGateway::new(API_KEY, client(Duration::from_secs(1)))
+        .with_base_url(unreachable_url());
     let error = gateway.create_customer(&tenant()).await.unwrap_err();
     assert!(
         matches!(error, ProviderError::Transient { .. }),
@@ -573,10 +430,8 @@ async fn unreachable_server_is_transient() {
 
 #[tokio::test]
 async fn garbage_json_is_an_unexpected_response() {
-    let stripe =
-        FakeStripe::start(vec![reply(200, "<html>upstream proxy says hello</html>")]).await;
-    let error = stripe
-        .gateway()
+    let stripe = FakeServer::start([reply(200, "<html>upstream proxy says hello</html>")]).await;
+    let error = gateway(&stripe)
         .create_customer(&tenant())
         .await
         .unwrap_err();
@@ -596,9 +451,8 @@ async fn garbage_json_is_an_unexpected_response() {
 
 #[tokio::test]
 async fn checkout_session_without_url_is_an_unexpected_response() {
-    let stripe = FakeStripe::start(vec![reply(200, r#"{"id":"cs_test_a1","url":null}"#)]).await;
-    let error = stripe
-        .gateway()
+    let stripe = FakeServer::start([reply(200, r#"{"id":"cs_test_a1","url":null}"#)]).await;
+    let error = gateway(&stripe)
         .create_checkout_session(&checkout_request())
         .await
         .unwrap_err();
@@ -621,13 +475,12 @@ async fn invalid_base_url_is_a_configuration_error() {
 
 #[tokio::test]
 async fn cancel_at_period_end_sets_the_flag_on_the_subscription() {
-    let stripe = FakeStripe::start(vec![reply(
+    let stripe = FakeServer::start([reply(
         200,
         r#"{"id":"sub_1QproOrg42","object":"subscription","cancel_at_period_end":true}"#,
     )])
     .await;
-    stripe
-        .gateway()
+    gateway(&stripe)
         .cancel_at_period_end("sub_1QproOrg42")
         .await
         .unwrap();
@@ -642,7 +495,7 @@ async fn cancel_at_period_end_sets_the_flag_on_the_subscription() {
 
 #[tokio::test]
 async fn checkout_without_a_customer_prefills_the_contact_email() {
-    let stripe = FakeStripe::start(vec![reply(200, SESSION)]).await;
+    let stripe = FakeServer::start([reply(200, SESSION)]).await;
     let request = CheckoutRequest {
         customer_id: None,
         contact: Some(billing_domain::ports::CustomerContact {
@@ -651,8 +504,7 @@ async fn checkout_without_a_customer_prefills_the_contact_email() {
         }),
         ..checkout_request()
     };
-    stripe
-        .gateway()
+    gateway(&stripe)
         .create_checkout_session(&request)
         .await
         .unwrap();

@@ -1,11 +1,12 @@
 //! PayPal webhook verification and normalization beyond the shared suite:
 //! the cached OAuth token, the exact verify request, what never reaches
 //! PayPal, how outages and refusals are reported, and what each event
-//! becomes. PayPal is played by `fixtures/paypal/fake_paypal.rs`.
+//! becomes. PayPal is played by `fake_paypal.rs`.
 
-#[path = "fixtures/paypal/fake_paypal.rs"]
-mod fake_paypal;
-
+use crate::fake_paypal::{
+    sign_delivery, FakePaypal, CERT_URL, CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID,
+};
+use crate::support::{unreachable_url, LocalServer};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{
@@ -14,20 +15,19 @@ use billing_domain::{
 };
 use billing_providers::paypal::{parse_event, PaypalWebhooks};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
-use fake_paypal::{sign_delivery, FakePaypal, CERT_URL, CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID};
 
 const NOW: UnixTime = UnixTime(1_767_225_600);
-const CREATED: &[u8] = include_bytes!("fixtures/paypal/subscription_created.json");
-const ACTIVATED: &[u8] = include_bytes!("fixtures/paypal/subscription_activated.json");
-const SALE: &[u8] = include_bytes!("fixtures/paypal/sale_completed.json");
-const PAYMENT_FAILED: &[u8] = include_bytes!("fixtures/paypal/subscription_payment_failed.json");
-const SUSPENDED: &[u8] = include_bytes!("fixtures/paypal/subscription_suspended.json");
-const CANCELLED: &[u8] = include_bytes!("fixtures/paypal/subscription_cancelled.json");
+const CREATED: &[u8] = include_bytes!("../fixtures/paypal/subscription_created.json");
+const ACTIVATED: &[u8] = include_bytes!("../fixtures/paypal/subscription_activated.json");
+const SALE: &[u8] = include_bytes!("../fixtures/paypal/sale_completed.json");
+const PAYMENT_FAILED: &[u8] = include_bytes!("../fixtures/paypal/subscription_payment_failed.json");
+const SUSPENDED: &[u8] = include_bytes!("../fixtures/paypal/subscription_suspended.json");
+const CANCELLED: &[u8] = include_bytes!("../fixtures/paypal/subscription_cancelled.json");
 const VERIFY: &str = "/v1/notifications/verify-webhook-signature";
 const TOKEN: &str = "/v1/oauth2/token";
 
 fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../infra/plans.json")).expect("catalog")
+    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
 }
 
 fn credentials(fields: serde_json::Value) -> ProviderCredentials {
@@ -75,14 +75,14 @@ fn signed(body: &[u8]) -> WebhookDelivery {
 #[tokio::test]
 async fn token_is_fetched_once_and_reused_across_deliveries() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     for body in [CREATED, ACTIVATED, SALE] {
         verify(&verifier, &signed(body), &our_credentials())
             .await
             .expect("verified");
     }
     assert_eq!(paypal.token_grants(), 1);
-    assert_eq!(paypal.state().requests_to(VERIFY).len(), 3);
+    assert_eq!(paypal.requests_to(VERIFY).len(), 3);
 }
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn token_about_to_expire_is_not_reused() {
     let paypal = FakePaypal::start().await;
     // Shorter than the five-minute refresh margin.
     paypal.state().token_lifetime_seconds = 120;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     for body in [CREATED, ACTIVATED] {
         verify(&verifier, &signed(body), &our_credentials())
             .await
@@ -103,11 +103,11 @@ async fn token_about_to_expire_is_not_reused() {
 async fn token_request_is_basic_auth_with_a_client_credentials_form() {
     use base64::Engine as _;
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     verify(&verifier, &signed(CREATED), &our_credentials())
         .await
         .expect("verified");
-    let requests = paypal.state().requests_to(TOKEN);
+    let requests = paypal.requests_to(TOKEN);
     let request = &requests[0];
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
@@ -125,7 +125,7 @@ async fn token_request_is_basic_auth_with_a_client_credentials_form() {
 #[tokio::test]
 async fn revoked_token_is_forgotten_and_replaced() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     verify(&verifier, &signed(CREATED), &our_credentials())
         .await
         .expect("verified");
@@ -148,14 +148,14 @@ async fn revoked_token_is_forgotten_and_replaced() {
 #[tokio::test]
 async fn verify_request_is_the_documented_shape_with_the_body_byte_for_byte() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     let delivery = signed(ACTIVATED);
     verify(&verifier, &delivery, &our_credentials())
         .await
         .expect("verified");
 
     let token = paypal.state().issued_tokens[0].clone();
-    let requests = paypal.state().requests_to(VERIFY);
+    let requests = paypal.requests_to(VERIFY);
     let request = &requests[0];
     assert_eq!(
         request.header("authorization"),
@@ -198,7 +198,7 @@ async fn verify_request_is_the_documented_shape_with_the_body_byte_for_byte() {
 #[tokio::test]
 async fn right_app_with_another_webhook_id_is_refused_by_paypal() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     let other_listener = credentials(serde_json::json!({
         "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "webhookId": "5GP028458E2496506",
     }));
@@ -208,13 +208,13 @@ async fn right_app_with_another_webhook_id_is_refused_by_paypal() {
             .err(),
         Some(WebhookError::InvalidSignature)
     );
-    assert_eq!(paypal.state().requests_to(VERIFY).len(), 1);
+    assert_eq!(paypal.requests_to(VERIFY).len(), 1);
 }
 
 #[tokio::test]
 async fn edited_value_inside_valid_json_is_refused_by_paypal() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     let mut delivery = signed(CREATED);
     let edited = String::from_utf8(delivery.body.clone())
         .expect("utf-8")
@@ -224,17 +224,13 @@ async fn edited_value_inside_valid_json_is_refused_by_paypal() {
         verify(&verifier, &delivery, &our_credentials()).await.err(),
         Some(WebhookError::InvalidSignature)
     );
-    assert_eq!(
-        paypal.state().requests_to(VERIFY).len(),
-        1,
-        "PayPal decided"
-    );
+    assert_eq!(paypal.requests_to(VERIFY).len(), 1, "PayPal decided");
 }
 
 #[tokio::test]
 async fn body_that_would_add_fields_to_our_request_never_reaches_paypal() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     let body = br#"{"id":"WH-1","event_type":"PAYMENT.SALE.COMPLETED"},"webhook_id":"ATTACKERS1""#;
     assert_eq!(
         verify(&verifier, &signed(body), &our_credentials())
@@ -242,13 +238,13 @@ async fn body_that_would_add_fields_to_our_request_never_reaches_paypal() {
             .err(),
         Some(WebhookError::InvalidSignature)
     );
-    assert!(paypal.state().requests.is_empty());
+    assert!(paypal.requests().is_empty());
 }
 
 #[tokio::test]
 async fn deliveries_refused_locally_cost_no_call_to_paypal() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
 
     let mut missing = signed(CREATED);
     missing
@@ -276,13 +272,13 @@ async fn deliveries_refused_locally_cost_no_call_to_paypal() {
         Err(WebhookError::MalformedSignature(_))
     ));
 
-    assert!(paypal.state().requests.is_empty());
+    assert!(paypal.requests().is_empty());
 }
 
 #[tokio::test]
 async fn without_webhook_id_or_app_credentials_nothing_is_configured() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     for partial in [
         serde_json::json!({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}),
         serde_json::json!({"clientId": CLIENT_ID, "webhookId": WEBHOOK_ID}),
@@ -305,7 +301,7 @@ async fn api_base_in_the_secret_selects_the_paypal_environment() {
     let verifier = PaypalWebhooks::new(ApiClient::new(config).expect("client"));
     let with_base = credentials(serde_json::json!({
         "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "webhookId": WEBHOOK_ID,
-        "apiBase": format!("{}/", paypal.base_url),
+        "apiBase": format!("{}/", paypal.url()),
     }));
     verify(&verifier, &signed(CREATED), &with_base)
         .await
@@ -318,7 +314,7 @@ async fn api_base_in_the_secret_selects_the_paypal_environment() {
 async fn verify_endpoint_outage_is_retryable_not_a_forgery() {
     let paypal = FakePaypal::start().await;
     paypal.state().verify_status_override = Some(503);
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     let result = verify(&verifier, &signed(CREATED), &our_credentials()).await;
     let Err(error @ WebhookError::VerifierUnavailable(_)) = result else {
         panic!("expected an unavailable verifier, got {result:?}");
@@ -330,12 +326,7 @@ async fn verify_endpoint_outage_is_retryable_not_a_forgery() {
 #[tokio::test]
 async fn unreachable_paypal_is_not_reported_as_a_forgery() {
     // A port nothing listens on: the token call cannot connect.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base_url = format!("http://{}", closed.local_addr().expect("addr"));
-    drop(closed);
-    let verifier = verifier_for(&base_url);
+    let verifier = verifier_for(&unreachable_url());
     let result = verify(&verifier, &signed(CREATED), &our_credentials()).await;
     assert!(
         matches!(&result, Err(WebhookError::VerifierUnavailable(_))),
@@ -346,7 +337,7 @@ async fn unreachable_paypal_is_not_reported_as_a_forgery() {
 #[tokio::test]
 async fn refused_app_credentials_may_mean_a_rotated_secret() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     let rotated = credentials(serde_json::json!({
         "clientId": CLIENT_ID, "clientSecret": "an-old-secret", "webhookId": WEBHOOK_ID,
     }));
@@ -564,7 +555,7 @@ fn plan_outside_the_catalog_leaves_the_plan_unknown() {
 #[tokio::test]
 async fn verified_delivery_keeps_paypals_event_time_not_the_transmission_time() {
     let paypal = FakePaypal::start().await;
-    let verifier = verifier_for(&paypal.base_url);
+    let verifier = verifier_for(paypal.url());
     let event = verify(&verifier, &signed(SALE), &our_credentials())
         .await
         .expect("verified");
@@ -595,17 +586,13 @@ async fn a_verify_call_slower_than_the_clients_timeout_is_retryable() {
                 )
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base_url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let slow_paypal = LocalServer::start(app).await;
     let client = ApiClient::new(HttpConfig {
         request_timeout: std::time::Duration::from_millis(300),
         ..http_config()
     })
     .expect("client");
-    let verifier = PaypalWebhooks::new(client).with_base_url(&base_url);
+    let verifier = PaypalWebhooks::new(client).with_base_url(slow_paypal.url());
     // Had the verify call its own longer timeout, it would get SUCCESS.
     let result = verify(&verifier, &signed(CREATED), &our_credentials()).await;
     assert!(

@@ -1,17 +1,14 @@
-//! `PaypalGateway` against a local stand-in of PayPal
-//! (`fixtures/paypal/fake_paypal.rs`): one token for several checkouts, the
-//! documented subscription request, PayPal's refusals, retries under one
-//! `PayPal-Request-Id`, and the operations PayPal does not have.
+//! `PaypalGateway` against a local stand-in of PayPal (`fake_paypal.rs`):
+//! one token for several checkouts, the documented subscription request,
+//! PayPal's refusals, retries under one `PayPal-Request-Id`, and the
+//! operations PayPal does not have.
 
-#[path = "fixtures/paypal/fake_paypal.rs"]
-mod fake_paypal;
-
+use crate::fake_paypal::{FakePaypal, CLIENT_ID, CLIENT_SECRET};
 use billing_domain::ports::{BillingGateway, CheckoutRequest, CustomerContact, ProviderError};
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{Provider, TenantId};
 use billing_providers::paypal::{AppCredentials, PaypalGateway};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
-use fake_paypal::{FakePaypal, CLIENT_ID, CLIENT_SECRET};
 use std::time::Duration;
 
 const SUBSCRIPTIONS: &str = "/v1/billing/subscriptions";
@@ -32,7 +29,7 @@ fn http_config(max_attempts: u32) -> HttpConfig {
 fn gateway(paypal: &FakePaypal, max_attempts: u32) -> PaypalGateway {
     let client = ApiClient::new(http_config(max_attempts)).expect("client");
     PaypalGateway::new(AppCredentials::new(CLIENT_ID, CLIENT_SECRET), client)
-        .with_base_url(&paypal.base_url)
+        .with_base_url(paypal.url())
 }
 
 fn checkout(key: &str) -> CheckoutRequest {
@@ -48,10 +45,6 @@ fn checkout(key: &str) -> CheckoutRequest {
     }
 }
 
-fn body_of(request: &fake_paypal::Recorded) -> serde_json::Value {
-    serde_json::from_slice(&request.body).expect("JSON body")
-}
-
 #[tokio::test]
 async fn checkout_creates_a_subscription_and_returns_its_approve_link() {
     let paypal = FakePaypal::start().await;
@@ -63,7 +56,7 @@ async fn checkout_creates_a_subscription_and_returns_its_approve_link() {
     assert_eq!(session.url, APPROVE_URL);
 
     let token = paypal.state().issued_tokens[0].clone();
-    let requests = paypal.state().requests_to(SUBSCRIPTIONS);
+    let requests = paypal.requests_to(SUBSCRIPTIONS);
     let request = &requests[0];
     assert_eq!(
         request.header("authorization"),
@@ -76,7 +69,7 @@ async fn checkout_creates_a_subscription_and_returns_its_approve_link() {
     assert_eq!(request.header("prefer"), Some("return=minimal"));
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(
-        body_of(request),
+        request.json(),
         serde_json::json!({
             "plan_id": "P-0TEAM0MONTHLY000000000A",
             "custom_id": "org_42",
@@ -101,7 +94,7 @@ async fn one_token_serves_several_checkouts() {
             .expect("checkout");
     }
     assert_eq!(paypal.token_grants(), 1);
-    assert_eq!(paypal.state().requests_to(SUBSCRIPTIONS).len(), 3);
+    assert_eq!(paypal.requests_to(SUBSCRIPTIONS).len(), 3);
 }
 
 #[tokio::test]
@@ -117,9 +110,9 @@ async fn contact_email_prefills_the_subscriber() {
         .create_checkout_session(&request)
         .await
         .expect("checkout");
-    let requests = paypal.state().requests_to(SUBSCRIPTIONS);
+    let requests = paypal.requests_to(SUBSCRIPTIONS);
     assert_eq!(
-        body_of(&requests[0])["subscriber"],
+        requests[0].json()["subscriber"],
         serde_json::json!({"email_address": "ada@example.com"})
     );
 }
@@ -136,7 +129,7 @@ async fn server_errors_are_retried_under_the_same_request_id() {
         .await
         .expect_err("unavailable");
     assert!(error.is_retryable(), "{error:?}");
-    let requests = paypal.state().requests_to(SUBSCRIPTIONS);
+    let requests = paypal.requests_to(SUBSCRIPTIONS);
     assert_eq!(requests.len(), 3);
     assert!(requests
         .iter()
@@ -216,7 +209,7 @@ async fn wrong_app_credentials_are_a_configuration_error() {
     let paypal = FakePaypal::start().await;
     let client = ApiClient::new(http_config(1)).expect("client");
     let gateway = PaypalGateway::new(AppCredentials::new(CLIENT_ID, "not-the-secret"), client)
-        .with_base_url(&paypal.base_url);
+        .with_base_url(paypal.url());
     let error = gateway
         .create_checkout_session(&checkout("checkout:badapp"))
         .await
@@ -226,7 +219,7 @@ async fn wrong_app_credentials_are_a_configuration_error() {
         "{error:?}"
     );
     assert!(!error.to_string().contains("not-the-secret"));
-    assert!(paypal.state().requests_to(SUBSCRIPTIONS).is_empty());
+    assert!(paypal.requests_to(SUBSCRIPTIONS).is_empty());
 }
 
 #[tokio::test]
@@ -234,7 +227,7 @@ async fn from_credentials_reads_the_app_and_the_api_base() {
     let paypal = FakePaypal::start().await;
     let credentials: ProviderCredentials = serde_json::from_value(serde_json::json!({
         "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "webhookId": "8PT597110X687430LKGECATA",
-        "apiBase": paypal.base_url,
+        "apiBase": paypal.url(),
     }))
     .expect("credentials");
     let client = ApiClient::new(http_config(1)).expect("client");
@@ -273,8 +266,5 @@ async fn paypal_has_no_customers_no_portal_and_no_cancel_at_period_end() {
             operation: "cancel at period end"
         })
     );
-    assert!(
-        paypal.state().requests.is_empty(),
-        "none of these calls PayPal"
-    );
+    assert!(paypal.requests().is_empty(), "none of these calls PayPal");
 }

@@ -16,13 +16,10 @@
 //! - creating a checkout sends exactly the request the provider documents,
 //!   asserted by a local HTTP server, and returns its hosted-page URL.
 //!
-//! Used as `mod conformance;` from `tests/conformance_<provider>.rs`.
+//! Used by the `conformance_<provider>` modules beside it.
 
-#![allow(dead_code)]
-
+use crate::support::FakeServer;
 use async_trait::async_trait;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri};
 use billing_domain::ports::{
     BillingGateway, CheckoutRequest, WebhookDelivery, WebhookError, WebhookVerifier,
 };
@@ -31,7 +28,6 @@ use billing_domain::{
     apply_event, Catalog, Provider, Subscription, SubscriptionStatus, TenantId, Transition,
     UnixTime,
 };
-use std::sync::{Arc, Mutex};
 
 /// A delivery the provider published with the credentials and time it
 /// verifies at.
@@ -129,7 +125,7 @@ pub fn default_checkout_request(provider: Provider) -> CheckoutRequest {
 
 /// The deployment's catalog, where every provider maps its price ids.
 pub fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
+    Catalog::from_json(include_str!("../../../../../infra/plans.json")).expect("catalog")
 }
 
 /// The time lifecycles are signed and checked at.
@@ -278,69 +274,26 @@ pub async fn lifecycle_normalizes_to_the_expected_states(fixture: &dyn ProviderF
     }
 }
 
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
 pub async fn checkout_sends_the_documented_request(fixture: &dyn ProviderFixture) {
-    let recorded: Arc<Mutex<Vec<Recorded>>> = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base_url = format!("http://{}", listener.local_addr().expect("addr"));
-    let expectation = fixture.checkout_expectation(&base_url);
-    let (status, answer) = (
+    let server = FakeServer::unscripted().await;
+    let expectation = fixture.checkout_expectation(server.url());
+    server.push((
         expectation.response_status,
         expectation.response_body.clone(),
-    );
-    let sink = recorded.clone();
-    let app = axum::Router::new().fallback(
-        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let sink = sink.clone();
-            let answer = answer.clone();
-            async move {
-                sink.lock().expect("lock").push(Recorded {
-                    method: method.to_string(),
-                    path: uri
-                        .path_and_query()
-                        .map(|p| p.to_string())
-                        .unwrap_or_default(),
-                    headers,
-                    body: body.to_vec(),
-                });
-                (
-                    axum::http::StatusCode::from_u16(status).expect("status"),
-                    [("content-type", "application/json")],
-                    answer,
-                )
-            }
-        },
-    );
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    ));
 
-    let gateway = fixture.gateway(&base_url);
+    let gateway = fixture.gateway(server.url());
     let session = gateway
         .create_checkout_session(&fixture.checkout_request())
         .await
         .expect("checkout");
-    server.abort();
     assert_eq!(session.url, expectation.session_url);
 
-    let requests = recorded.lock().expect("lock").clone();
-    assert_eq!(requests.len(), 1, "exactly one request: {requests:?}");
-    let request = &requests[0];
-    assert_eq!(request.method, expectation.method);
-    assert_eq!(request.path, expectation.path);
+    let request = server.only_request();
+    assert_eq!(request.method.as_str(), expectation.method);
+    assert_eq!(request.path_and_query(), expectation.path);
     for (name, value) in &expectation.headers {
-        assert_eq!(
-            request.headers.get(*name).and_then(|v| v.to_str().ok()),
-            Some(value.as_str()),
-            "header {name}"
-        );
+        assert_eq!(request.header(name), Some(value.as_str()), "header {name}");
     }
     if let Err(reason) = (expectation.body)(&request.body) {
         panic!(
@@ -352,10 +305,9 @@ pub async fn checkout_sends_the_documented_request(fixture: &dyn ProviderFixture
 
 /// One `#[tokio::test]` per check for `$fixture` (an expression building the
 /// fixture).
-#[macro_export]
 macro_rules! conformance_tests {
     ($fixture:expr) => {
-        $crate::conformance_tests!(@each $fixture;
+        $crate::conformance::conformance_tests!(@each $fixture;
             published_vectors_verify,
             signed_delivery_verifies_with_its_dedupe_key,
             tampered_body_is_refused,
@@ -371,8 +323,9 @@ macro_rules! conformance_tests {
             #[tokio::test]
             async fn $check() {
                 let fixture = $fixture;
-                conformance::$check(&fixture).await;
+                $crate::conformance::$check(&fixture).await;
             }
         )*
     };
 }
+pub(crate) use conformance_tests;

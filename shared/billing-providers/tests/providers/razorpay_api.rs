@@ -3,68 +3,20 @@
 //! lacks (customers we could use, a portal), how `total_count` follows the
 //! plan's interval, and how Razorpay's answers map onto `ProviderError`.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use crate::support::FakeServer;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, CheckoutSession, ProviderError};
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{Catalog, Provider, TenantId};
 use billing_providers::razorpay::RazorpayGateway;
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const KEY_ID: &str = "rzp_test_ApiTests0001";
 const KEY_SECRET: &str = "api-tests-key-secret";
 
-/// What the fake saw: path, authorization header, JSON body.
-type Seen = (String, Option<String>, serde_json::Value);
-
-#[derive(Clone)]
-struct Fake {
-    /// Answers in order; the last one repeats.
-    answers: Arc<Mutex<Vec<(u16, String)>>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-async fn serve(
-    State(fake): State<Fake>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, String) {
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    fake.seen
-        .lock()
-        .unwrap()
-        .push((uri.path().to_owned(), authorization, json));
-    let mut answers = fake.answers.lock().unwrap();
-    let (status, body) = if answers.len() > 1 {
-        answers.remove(0)
-    } else {
-        answers[0].clone()
-    };
-    (StatusCode::from_u16(status).unwrap(), body)
-}
-
-/// Starts a fake answering `answers`; returns its URL and what it saw.
-async fn fake_razorpay(answers: &[(u16, &str)]) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let fake = Fake {
-        answers: Arc::new(Mutex::new(
-            answers.iter().map(|(s, b)| (*s, (*b).to_owned())).collect(),
-        )),
-        seen: Arc::default(),
-    };
-    let seen = fake.seen.clone();
-    let app = axum::Router::new().fallback(serve).with_state(fake);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
+/// A fake Razorpay answering `answers` in order; the last one repeats.
+async fn fake_razorpay(answers: &[(u16, &str)]) -> FakeServer {
+    FakeServer::start(answers.iter().copied()).await
 }
 
 fn gateway(url: &str) -> RazorpayGateway {
@@ -81,7 +33,7 @@ fn gateway(url: &str) -> RazorpayGateway {
 }
 
 fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../infra/plans.json")).unwrap()
+    Catalog::from_json(include_str!("../../../../infra/plans.json")).unwrap()
 }
 
 fn checkout(plan_code: &str) -> CheckoutRequest {
@@ -111,11 +63,11 @@ const CANCELLED: &str =
 async fn checkout_answered(
     answers: &[(u16, &str)],
 ) -> (Result<CheckoutSession, ProviderError>, usize) {
-    let (url, seen) = fake_razorpay(answers).await;
-    let outcome = gateway(&url)
+    let razorpay = fake_razorpay(answers).await;
+    let outcome = gateway(razorpay.url())
         .create_checkout_session(&checkout("pro"))
         .await;
-    let requests = seen.lock().unwrap().len();
+    let requests = razorpay.requests().len();
     (outcome, requests)
 }
 
@@ -123,49 +75,52 @@ async fn checkout_answered(
 
 #[tokio::test]
 async fn cancel_at_period_end_posts_cancel_at_cycle_end_true_with_basic_auth() {
-    let (url, seen) = fake_razorpay(&[(200, CANCELLED)]).await;
-    gateway(&url)
+    let razorpay = fake_razorpay(&[(200, CANCELLED)]).await;
+    gateway(razorpay.url())
         .cancel_at_period_end("sub_00000000000001")
         .await
         .unwrap();
-    let seen = seen.lock().unwrap().clone();
+    let request = razorpay.only_request();
     assert_eq!(
-        seen,
-        [(
-            "/v1/subscriptions/sub_00000000000001/cancel".to_owned(),
-            Some("Basic cnpwX3Rlc3RfQXBpVGVzdHMwMDAxOmFwaS10ZXN0cy1rZXktc2VjcmV0".to_owned()),
+        (
+            request.path.as_str(),
+            request.header("authorization"),
+            request.json()
+        ),
+        (
+            "/v1/subscriptions/sub_00000000000001/cancel",
+            Some("Basic cnpwX3Rlc3RfQXBpVGVzdHMwMDAxOmFwaS10ZXN0cy1rZXktc2VjcmV0"),
             serde_json::json!({"cancel_at_cycle_end": true}),
-        )]
+        )
     );
 }
 
 #[tokio::test]
 async fn total_count_covers_one_hundred_years_of_the_plans_interval() {
-    let (url, seen) = fake_razorpay(&[(200, CREATED)]).await;
-    let gateway = gateway(&url).with_catalog(&catalog());
+    let razorpay = fake_razorpay(&[(200, CREATED)]).await;
+    let gateway = gateway(razorpay.url()).with_catalog(&catalog());
     for plan in ["pro", "team", "pro-yearly"] {
         gateway
             .create_checkout_session(&checkout(plan))
             .await
             .unwrap();
     }
-    let counts: Vec<_> = seen
-        .lock()
-        .unwrap()
+    let counts: Vec<_> = razorpay
+        .requests()
         .iter()
-        .map(|(_, _, body)| body["total_count"].clone())
+        .map(|request| request.json()["total_count"].clone())
         .collect();
     assert_eq!(counts, [1200, 1200, 100]);
 }
 
 #[tokio::test]
 async fn without_the_catalog_total_count_stays_within_any_periods_limit() {
-    let (url, seen) = fake_razorpay(&[(200, CREATED)]).await;
-    gateway(&url)
+    let razorpay = fake_razorpay(&[(200, CREATED)]).await;
+    gateway(razorpay.url())
         .create_checkout_session(&checkout("pro"))
         .await
         .unwrap();
-    assert_eq!(seen.lock().unwrap()[0].2["total_count"], 100);
+    assert_eq!(razorpay.requests()[0].json()["total_count"], 100);
 }
 
 #[tokio::test]
@@ -180,16 +135,19 @@ async fn checkout_returns_the_subscription_id_and_its_hosted_page() {
 
 #[tokio::test]
 async fn no_customer_is_created_and_nothing_is_sent() {
-    let (url, seen) = fake_razorpay(&[(500, "{}")]).await;
+    let razorpay = fake_razorpay(&[(500, "{}")]).await;
     let tenant = TenantId::parse("org_api").unwrap();
-    assert_eq!(gateway(&url).create_customer(&tenant).await, Ok(None));
-    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(
+        gateway(razorpay.url()).create_customer(&tenant).await,
+        Ok(None)
+    );
+    assert!(razorpay.requests().is_empty());
 }
 
 #[tokio::test]
 async fn portal_is_unsupported() {
-    let (url, seen) = fake_razorpay(&[(500, "{}")]).await;
-    let error = gateway(&url)
+    let razorpay = fake_razorpay(&[(500, "{}")]).await;
+    let error = gateway(razorpay.url())
         .create_portal_session("cust_1", "https://app.example.com")
         .await
         .unwrap_err();
@@ -200,7 +158,7 @@ async fn portal_is_unsupported() {
             ..
         }
     ));
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(razorpay.requests().is_empty());
 }
 
 // ---------- Answers ----------
@@ -224,8 +182,8 @@ async fn razorpay_error_body_becomes_a_rejection_with_its_code_and_description()
 async fn refused_credentials_are_a_configuration_error() {
     let body =
         r#"{"error":{"code":"BAD_REQUEST_ERROR","description":"The api key provided is invalid"}}"#;
-    let (url, _) = fake_razorpay(&[(401, body)]).await;
-    let outcome = gateway(&url).cancel_at_period_end("sub_1").await;
+    let razorpay = fake_razorpay(&[(401, body)]).await;
+    let outcome = gateway(razorpay.url()).cancel_at_period_end("sub_1").await;
     assert!(
         matches!(outcome, Err(ProviderError::Configuration { .. })),
         "{outcome:?}"
