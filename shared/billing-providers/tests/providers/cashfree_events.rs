@@ -3,10 +3,11 @@
 //! shapes normalized, the dedupe key, the tenant routing, and payloads
 //! that do not fit.
 
+use crate::catalog;
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{
-    apply_event, Catalog, EventKind, Money, PlanCode, ProviderEvent, SnapshotChange, Subscription,
+    apply_event, EventKind, Money, PlanCode, ProviderEvent, SnapshotChange, Subscription,
     SubscriptionStatus, TenantId, Transition, UnixTime,
 };
 use billing_providers::cashfree::signed_delivery;
@@ -22,10 +23,6 @@ macro_rules! fixture {
     ($name:literal) => {
         include_bytes!(concat!("../fixtures/cashfree/", $name, ".json")).as_slice()
     };
-}
-
-fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
 }
 
 fn credentials() -> ProviderCredentials {

@@ -4,7 +4,7 @@
 //! on hold, cancelled), and the create-subscription request it documents.
 
 use crate::conformance::{
-    self, conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
+    conformance_tests, CheckoutExpectation, LifecycleStep, ProviderFixture, PublishedVector,
 };
 use async_trait::async_trait;
 use billing_domain::ports::{
@@ -166,7 +166,7 @@ impl ProviderFixture for CashfreeFixture {
             tenant: billing_domain::TenantId::parse("org_conformance").expect("tenant"),
             customer_id: None,
             plan_code: "pro".into(),
-            price_id: conformance::catalog()
+            price_id: crate::catalog()
                 .plan("pro")
                 .and_then(|p| p.price_id(Provider::Cashfree))
                 .expect("the catalog maps pro to Cashfree")

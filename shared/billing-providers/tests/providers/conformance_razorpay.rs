@@ -174,7 +174,7 @@ impl ProviderFixture for RazorpayFixture {
         Box::new(
             RazorpayGateway::new(KEY_ID, KEY_SECRET, client)
                 .with_base_url(base_url)
-                .with_catalog(&conformance::catalog()),
+                .with_catalog(&crate::catalog()),
         )
     }
 

@@ -5,8 +5,8 @@
 //!
 //! Shared by the modules: `support` (the recording fake HTTP server),
 //! `conformance` (the adapter suite every `conformance_<provider>` module
-//! runs) and `fake_paypal` (PayPal's OAuth, verify and subscription
-//! endpoints).
+//! runs), `fake_paypal` (PayPal's OAuth, verify and subscription
+//! endpoints) and [`catalog`].
 
 mod support;
 
@@ -33,3 +33,10 @@ mod sandbox_events;
 mod standard_webhooks;
 mod stripe_api;
 mod stripe_events;
+
+/// The deployment's catalog (`infra/plans.json`), where every provider maps
+/// its price ids.
+fn catalog() -> billing_domain::Catalog {
+    billing_domain::Catalog::from_json(include_str!("../../../../infra/plans.json"))
+        .expect("catalog")
+}

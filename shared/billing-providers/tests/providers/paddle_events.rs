@@ -3,10 +3,11 @@
 //! from Paddle's documented payloads) normalized field by field, the event
 //! types and statuses around them, and the deliveries a receiver must refuse.
 
+use crate::catalog;
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
 use billing_domain::{
-    Catalog, CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
+    CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
 };
 use billing_providers::paddle::{parse_event, sign, PaddleWebhooks};
@@ -19,10 +20,6 @@ const CUSTOMER: &str = "ctm_01k2cfm8f0x7q6n3r5t9v1w2y4";
 const SUBSCRIPTION: &str = "sub_01k2cfp3m4n5p6q7r8s9t0v1w2";
 const CHECKOUT_TXN: &str = "txn_01k2cfk7a8b9c0d1e2f3g4h5j6";
 const PRO_PRICE: &str = "pri_01proMonthly000000000000";
-
-fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!(

@@ -3,6 +3,7 @@
 //! PayPal, how outages and refusals are reported, and what each event
 //! becomes. PayPal is played by `fake_paypal.rs`.
 
+use crate::catalog;
 use crate::fake_paypal::{
     sign_delivery, FakePaypal, CERT_URL, CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID,
 };
@@ -10,8 +11,7 @@ use crate::support::{unreachable_url, LocalServer};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{
-    Catalog, EventKind, Money, PlanCode, Provider, SnapshotChange, SubscriptionStatus, TenantId,
-    UnixTime,
+    EventKind, Money, PlanCode, Provider, SnapshotChange, SubscriptionStatus, TenantId, UnixTime,
 };
 use billing_providers::paypal::{parse_event, PaypalWebhooks};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
@@ -25,10 +25,6 @@ const SUSPENDED: &[u8] = include_bytes!("../fixtures/paypal/subscription_suspend
 const CANCELLED: &[u8] = include_bytes!("../fixtures/paypal/subscription_cancelled.json");
 const VERIFY: &str = "/v1/notifications/verify-webhook-signature";
 const TOKEN: &str = "/v1/oauth2/token";
-
-fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
-}
 
 fn credentials(fields: serde_json::Value) -> ProviderCredentials {
     serde_json::from_value(fields).expect("credentials")

@@ -3,10 +3,11 @@
 //! lacks (customers we could use, a portal), how `total_count` follows the
 //! plan's interval, and how Razorpay's answers map onto `ProviderError`.
 
+use crate::catalog;
 use crate::support::FakeServer;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, CheckoutSession, ProviderError};
 use billing_domain::secrets::ProviderCredentials;
-use billing_domain::{Catalog, Provider, TenantId};
+use billing_domain::{Provider, TenantId};
 use billing_providers::razorpay::RazorpayGateway;
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
 use std::time::Duration;
@@ -30,10 +31,6 @@ fn gateway(url: &str) -> RazorpayGateway {
     })
     .unwrap();
     RazorpayGateway::new(KEY_ID, KEY_SECRET, client).with_base_url(url)
-}
-
-fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../../infra/plans.json")).unwrap()
 }
 
 fn checkout(plan_code: &str) -> CheckoutRequest {

@@ -2,11 +2,12 @@
 //! payloads (`fixtures/razorpay/`): what each subscription event normalizes
 //! to, where the tenant and the dedupe key come from, and what is refused.
 
+use crate::catalog;
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
 use billing_domain::{
-    apply_event, Catalog, EventKind, PlanCode, Provider, ProviderEvent, SnapshotChange,
-    Subscription, SubscriptionSnapshot, SubscriptionStatus, TenantId, Transition, UnixTime,
+    apply_event, EventKind, PlanCode, Provider, ProviderEvent, SnapshotChange, Subscription,
+    SubscriptionSnapshot, SubscriptionStatus, TenantId, Transition, UnixTime,
 };
 use billing_providers::razorpay::{self, RazorpayWebhooks};
 use serde_json::Value;
@@ -24,10 +25,6 @@ const PAUSED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_paused.j
 const RESUMED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_resumed.json");
 const UPDATED: &[u8] = include_bytes!("../fixtures/razorpay/subscription_updated.json");
 const PAYMENT_FAILED: &[u8] = include_bytes!("../fixtures/razorpay/payment_failed.json");
-
-fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../../infra/plans.json")).expect("catalog")
-}
 
 fn credentials(secrets: &[&str]) -> ProviderCredentials {
     ProviderCredentials::with_webhook_secrets(secrets.iter().map(|s| WebhookSecret::new(*s)))

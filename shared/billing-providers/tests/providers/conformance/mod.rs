@@ -18,6 +18,7 @@
 //!
 //! Used by the `conformance_<provider>` modules beside it.
 
+use crate::catalog;
 use crate::support::FakeServer;
 use async_trait::async_trait;
 use billing_domain::ports::{
@@ -25,8 +26,7 @@ use billing_domain::ports::{
 };
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{
-    apply_event, Catalog, Provider, Subscription, SubscriptionStatus, TenantId, Transition,
-    UnixTime,
+    apply_event, Provider, Subscription, SubscriptionStatus, TenantId, Transition, UnixTime,
 };
 
 /// A delivery the provider published with the credentials and time it
@@ -121,11 +121,6 @@ pub fn default_checkout_request(provider: Provider) -> CheckoutRequest {
         idempotency_key: "checkout:conformance-1".into(),
         contact: None,
     }
-}
-
-/// The deployment's catalog, where every provider maps its price ids.
-pub fn catalog() -> Catalog {
-    Catalog::from_json(include_str!("../../../../../infra/plans.json")).expect("catalog")
 }
 
 /// The time lifecycles are signed and checked at.
