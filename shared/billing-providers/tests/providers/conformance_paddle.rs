@@ -26,11 +26,7 @@ const VECTOR_SECRET: &str =
     "pdl_ntfset_01hs0t3tw21j988db1pam5xg8m_GrOWLNef+vmtjJYq4mSnHNzvc8uWoJ1I";
 
 fn fixture(path: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/paddle/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    crate::fixture(&format!("paddle/{path}")).into_bytes()
 }
 
 fn credentials(secrets: &[&str]) -> ProviderCredentials {

@@ -19,11 +19,7 @@ const API_KEY: &str = "sk_test_conformance";
 struct StripeFixture;
 
 fn fixture_body(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/stripe/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
+    crate::fixture(&format!("stripe/{name}.json")).into_bytes()
 }
 
 fn step(name: &str, expect_status: Option<SubscriptionStatus>) -> LifecycleStep {

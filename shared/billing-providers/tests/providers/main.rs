@@ -6,7 +6,7 @@
 //! Shared by the modules: `support` (the recording fake HTTP server),
 //! `conformance` (the adapter suite every `conformance_<provider>` module
 //! runs), `fake_paypal` (PayPal's OAuth, verify and subscription
-//! endpoints) and [`catalog`].
+//! endpoints), [`catalog`] and [`fixture`].
 
 mod support;
 
@@ -39,4 +39,11 @@ mod stripe_events;
 fn catalog() -> billing_domain::Catalog {
     billing_domain::Catalog::from_json(include_str!("../../../../infra/plans.json"))
         .expect("catalog")
+}
+
+/// The text of a file under `tests/fixtures/`, such as
+/// `fixture("stripe/invoice_paid.json")`; a missing file fails the test.
+fn fixture(path: &str) -> String {
+    let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -15,11 +15,7 @@ use serde_json::{json, Value};
 const API_KEY: &str = "pdl_sdbx_apikey_01k2cf0a1b2c3d4e5f6g7h8j9k_apiTestKey000000";
 
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/paddle/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    crate::fixture(&format!("paddle/{name}.json"))
 }
 
 /// A fake Paddle that gives every request the same answer and keeps what

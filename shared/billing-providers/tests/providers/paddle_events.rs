@@ -22,12 +22,8 @@ const CHECKOUT_TXN: &str = "txn_01k2cfk7a8b9c0d1e2f3g4h5j6";
 const PRO_PRICE: &str = "pri_01proMonthly000000000000";
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/paddle/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let text = crate::fixture(&format!("paddle/{name}.json"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("paddle/{name}.json: {e}"))
 }
 
 fn parse(body: &Value) -> Result<ProviderEvent, WebhookError> {

@@ -30,11 +30,7 @@ fn catalog() -> Catalog {
 }
 
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/stripe/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    crate::fixture(&format!("stripe/{name}.json"))
 }
 
 fn delivery(body: &str) -> WebhookDelivery {
