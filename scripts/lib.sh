@@ -51,3 +51,13 @@ use_moto_credentials() {
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${AWS_REGION:-us-east-1}
     export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 }
+
+# What `sam build` needs beyond the venv's cargo-lambda and ziglang: the
+# arm64 Rust target the functions are cross-compiled for. rustup fetches it
+# from its own distribution server, like the toolchain itself.
+ensure_arm64_target() {
+    local target=aarch64-unknown-linux-gnu
+    if ! rustup target list --installed | grep -qx "$target"; then
+        rustup target add "$target"
+    fi
+}

@@ -6,11 +6,13 @@
 //! security with `security: []`. A route added to one file only fails here
 //! with the list of what is missing where.
 
+use billing_e2e::sam_template::{
+    build_binary, get, is_function, parse, ref_target, repo_file, resources,
+};
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,38 +39,15 @@ const OPENAPI_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-fn repo_file(relative: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn get<'a>(value: &'a Yaml, key: &str) -> Option<&'a Yaml> {
-    value.as_mapping()?.get(key)
-}
-
-/// The logical id a `!Ref X` (or `{Ref: X}`) points at.
-fn ref_target(value: &Yaml) -> Option<&str> {
-    match value {
-        Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
-        Yaml::Mapping(_) => get(value, "Ref")?.as_str(),
-        _ => None,
-    }
-}
-
 /// Every `HttpApi` event of every `AWS::Serverless::Function` in a SAM
 /// template. CloudFormation tags (`!Ref`, `!GetAtt`, `!Sub`, ...) parse as
 /// tagged values and are only looked into for `ApiId`.
 fn template_routes(template: &str) -> Result<Routes, String> {
-    let template: Yaml =
-        serde_norway::from_str(template).map_err(|e| format!("template is not YAML: {e}"))?;
-    let resources = get(&template, "Resources")
-        .and_then(Yaml::as_mapping)
-        .ok_or("template has no Resources")?;
+    let template = parse(template)?;
+    let resources = resources(&template)?;
     let mut routes = Routes::new();
     for (id, resource) in resources {
-        if get(resource, "Type").and_then(Yaml::as_str) != Some("AWS::Serverless::Function") {
+        if !is_function(resource) {
             continue;
         }
         let id = id.as_str().unwrap_or("?");
@@ -293,18 +272,13 @@ fn document_routes_use_the_operation_security_else_the_default() {
 /// `(METHOD, path)` → the function binary serving it.
 type Handlers = BTreeMap<(String, String), String>;
 
-/// Each `HttpApi` route of the template with its function's `Metadata.Binary`.
+/// Each `HttpApi` route of the template with the binary `sam build` builds
+/// for its function.
 fn template_handlers(template: &str) -> Handlers {
-    let template: Yaml = serde_norway::from_str(template).expect("template is YAML");
+    let template = parse(template).expect("template is YAML");
     let mut handlers = Handlers::new();
-    for (_, resource) in get(&template, "Resources")
-        .and_then(Yaml::as_mapping)
-        .expect("Resources")
-    {
-        let Some(binary) = get(resource, "Metadata")
-            .and_then(|m| get(m, "Binary"))
-            .and_then(Yaml::as_str)
-        else {
+    for (_, resource) in resources(&template).expect("Resources") {
+        let Some(binary) = build_binary(resource) else {
             continue;
         };
         let events = get(resource, "Properties")
@@ -356,6 +330,6 @@ fn every_route_names_the_function_the_template_binds_it_to() {
     assert!(!template.is_empty());
     assert_eq!(
         template, document,
-        "x-lambda-function in infra/openapi.json must name the Metadata.Binary of the function template.yaml routes to"
+        "x-lambda-function in infra/openapi.json must name the Metadata.BuildProperties.Binary of the function template.yaml routes to"
     );
 }
