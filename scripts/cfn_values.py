@@ -45,8 +45,10 @@ class Resolver:
                 return self._ref(arg)
             if fn == "Fn::GetAtt":
                 logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.attributes[(logical, attribute)]
+                return self._attribute(logical, attribute)
             if fn == "Fn::Sub":
+                if not isinstance(arg, str):
+                    raise UnsupportedIntrinsic("Fn::Sub with a variable map")
                 return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub(m.group(1))), arg)
             if fn == "Fn::Join":
                 separator, parts = arg
@@ -59,7 +61,7 @@ class Resolver:
                 return left == right
             if fn == "Fn::Not":
                 return not self.resolve(arg[0])
-            if fn == "Condition":
+            if fn == "Condition" and isinstance(arg, str):
                 return self.condition(arg)
             if fn.startswith("Fn::"):
                 raise UnsupportedIntrinsic(fn)
@@ -77,8 +79,13 @@ class Resolver:
             return value
         return self.refs[name]
 
+    def _attribute(self, logical, attribute):
+        try:
+            return self.attributes[(logical, attribute)]
+        except KeyError:
+            raise UnsupportedIntrinsic(f"Fn::GetAtt {logical}.{attribute} (not known here)") from None
+
     def _sub(self, name):
         if "." in name:
-            logical, attribute = name.split(".", 1)
-            return self.attributes[(logical, attribute)]
+            return self._attribute(*name.split(".", 1))
         return self._ref(name)

@@ -56,5 +56,13 @@ def test_an_unknown_intrinsic_or_name_is_an_error_not_a_guess():
         resolver().resolve({"Fn::Select": [0, ["a"]]})
     with pytest.raises(KeyError):
         resolver().resolve({"Ref": "Missing"})
-    with pytest.raises(KeyError):
+    with pytest.raises(UnsupportedIntrinsic, match="Queue.QueueName"):
         resolver().resolve({"Fn::GetAtt": ["Queue", "QueueName"]})
+    with pytest.raises(UnsupportedIntrinsic, match="Queue.Url"):
+        resolver().resolve({"Fn::Sub": "${Queue.Url}"})
+    with pytest.raises(UnsupportedIntrinsic, match="variable map"):
+        resolver().resolve({"Fn::Sub": ["${X}", {"X": "1"}]})
+
+
+def test_a_property_named_condition_is_kept_as_data():
+    assert resolver().resolve({"Condition": {"StringEquals": {"a": "b"}}}) == {"Condition": {"StringEquals": {"a": "b"}}}

@@ -13,6 +13,7 @@ BUILD_DIR = pathlib.Path(os.environ.get("SAM_BUILD_DIR", ROOT / ".aws-sam" / "bu
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64, ELFDATA2LSB = 2, 1
+ET_EXEC, ET_DYN = 2, 3  # a static or a position-independent executable
 ELF_MACHINE_AARCH64 = 183
 
 
@@ -29,6 +30,9 @@ def elf_problems(data):
         problems.append(f"ELF class {data[4]}, not 64-bit")
     if data[5] != ELFDATA2LSB:
         problems.append(f"ELF data {data[5]}, not little-endian")
+    kind = int.from_bytes(data[16:18], "little")
+    if kind not in (ET_EXEC, ET_DYN):
+        problems.append(f"e_type {kind}, not an executable")
     machine = int.from_bytes(data[18:20], "little")
     if machine != ELF_MACHINE_AARCH64:
         problems.append(f"e_machine {machine}, not aarch64 ({ELF_MACHINE_AARCH64})")
@@ -50,6 +54,7 @@ def test_every_function_has_an_executable_aarch64_bootstrap():
 
 def test_the_built_template_points_each_function_at_its_own_artifact():
     built = cfn_yaml.load(str(BUILD_DIR / "template.yaml"))
+    assert functions(built) == functions(cfn_yaml.load(str(ROOT / "template.yaml")))
     for logical in functions(built):
         assert built["Resources"][logical]["Properties"]["CodeUri"] == logical
 
@@ -58,8 +63,15 @@ def test_elf_check_refuses_other_machines_and_non_elf_files():
     header = bytearray(64)
     header[:4] = ELF_MAGIC
     header[4], header[5] = ELFCLASS64, ELFDATA2LSB
+    header[16:18] = ET_DYN.to_bytes(2, "little")
     header[18:20] = ELF_MACHINE_AARCH64.to_bytes(2, "little")
     assert elf_problems(bytes(header)) == []
+    big_endian = bytearray(header)
+    big_endian[5] = 2
+    assert elf_problems(bytes(big_endian)) == ["ELF data 2, not little-endian"]
+    relocatable = bytearray(header)
+    relocatable[16:18] = (1).to_bytes(2, "little")
+    assert elf_problems(bytes(relocatable)) == ["e_type 1, not an executable"]
     x86_64 = bytearray(header)
     x86_64[18:20] = (62).to_bytes(2, "little")
     assert elf_problems(bytes(x86_64)) == ["e_machine 62, not aarch64 (183)"]

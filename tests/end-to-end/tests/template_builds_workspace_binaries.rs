@@ -135,6 +135,17 @@ fn every_template_function_builds_a_workspace_binary_and_every_function_crate_is
         .unwrap()
         .unwrap();
     assert!(functions >= 4, "template.yaml has {functions} functions");
+    // Otherwise a path mismatch would silently skip the "every function crate
+    // is deployed" half.
+    let under_functions = binaries
+        .values()
+        .filter(|manifest| manifest.starts_with(functions_dir()))
+        .count();
+    assert!(
+        under_functions >= 4,
+        "cargo metadata shows {under_functions} binaries under {}",
+        functions_dir().display()
+    );
     let problems = build_problems(&template, &binaries, &functions_dir());
     assert!(
         problems.is_empty(),
