@@ -4,10 +4,9 @@
 //! `SANDBOX_API_BASE` enables it); `DEFAULT_PROVIDER` (stripe) comes first.
 
 use billing_aws::{load_sdk_config, DynamoStore, SecretsManagerSource};
-use billing_domain::ports::SecretSource;
 use billing_domain::Provider;
 use billing_lambda::{logging, Env};
-use billing_providers::{registry, ApiClient, HttpConfig};
+use billing_providers::{credentials, registry, ApiClient, HttpConfig};
 use create_session::SessionApi;
 use lambda_http::{service_fn, Error, Request};
 use std::time::Duration;
@@ -18,9 +17,8 @@ async fn main() -> Result<(), Error> {
     let env = Env::from_process();
     let sdk = load_sdk_config().await;
     let store = DynamoStore::from_config(&sdk, env.required("BILLING_TABLE")?);
-    let secrets = SecretsManagerSource::from_config(&sdk, env.required("BILLING_SECRET_ID")?)
-        .fetch()
-        .await?;
+    let source = SecretsManagerSource::from_config(&sdk, env.required("BILLING_SECRET_ID")?);
+    let secrets = credentials::load(&source).await?;
     // Three attempts of 4 s stay inside the function's 20 s timeout and API
     // Gateway's 30 s limit.
     let http = ApiClient::new(HttpConfig {

@@ -6,9 +6,9 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use billing_domain::ports::WebhookVerifier;
 use billing_domain::processing::ProcessingPolicy;
-use billing_domain::secrets::{SecretCache, SecretCachePolicy};
 use billing_domain::UnixTime;
 use billing_providers::stripe::StripeWebhooks;
+use billing_providers::{SecretCache, SecretCachePolicy};
 use billing_testkit::memory::{MemoryQueue, StaticSecrets};
 use serde_json::{json, Value};
 use std::path::PathBuf;

@@ -6,9 +6,9 @@
 use billing_domain::ports::{
     EventQueue, SecretSource, WebhookDelivery, WebhookError, WebhookVerifier,
 };
-use billing_domain::secrets::{SecretCache, SecretCachePolicy};
 use billing_domain::{Catalog, EventKind, Provider, UnixTime, WebhookEnvelope};
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
+use billing_providers::{SecretCache, SecretCachePolicy};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;

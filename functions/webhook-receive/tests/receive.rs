@@ -3,9 +3,9 @@
 //! status without losing the event (the provider retries anything non-2xx).
 
 use billing_domain::ports::{QueueError, WebhookVerifier};
-use billing_domain::secrets::{SecretCache, SecretCachePolicy};
 use billing_domain::{EventKind, UnixTime};
 use billing_providers::stripe::{sign, StripeWebhooks};
+use billing_providers::{SecretCache, SecretCachePolicy};
 use billing_testkit::memory::{MemoryQueue, StaticSecrets};
 use lambda_http::{Body, Request};
 use serde_json::Value;

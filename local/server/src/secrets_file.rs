@@ -4,8 +4,7 @@
 //! is a rotation, picked up by the receiver's secret cache as in AWS.
 
 use async_trait::async_trait;
-use billing_domain::ports::{SecretError, SecretSource};
-use billing_domain::secrets::ProviderSecrets;
+use billing_domain::ports::{SecretError, SecretSource, SecretText};
 use std::path::PathBuf;
 
 pub struct FileSecrets {
@@ -20,11 +19,11 @@ impl FileSecrets {
 
 #[async_trait]
 impl SecretSource for FileSecrets {
-    async fn fetch(&self) -> Result<ProviderSecrets, SecretError> {
+    async fn fetch(&self) -> Result<SecretText, SecretError> {
         let json = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
             SecretError::Unavailable(format!("reading {}: {e}", self.path.display()))
         })?;
-        ProviderSecrets::from_json(&json)
+        Ok(SecretText::new(json))
     }
 }
 
@@ -32,11 +31,12 @@ impl SecretSource for FileSecrets {
 mod tests {
     use super::*;
     use billing_domain::Provider;
+    use billing_providers::credentials;
 
     #[tokio::test]
     async fn the_development_file_has_stripe_and_sandbox_credentials() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/dev-secrets.json");
-        let secrets = FileSecrets::new(path).fetch().await.unwrap();
+        let secrets = credentials::load(&FileSecrets::new(path)).await.unwrap();
         for provider in [Provider::Stripe, Provider::Sandbox] {
             assert!(secrets.provider(provider).is_some(), "{provider}");
             assert!(!secrets.webhook_secrets(provider).is_empty(), "{provider}");
@@ -57,7 +57,7 @@ mod tests {
         let path = dir.path().join("secrets.json");
         std::fs::write(&path, "not json").unwrap();
         assert!(matches!(
-            FileSecrets::new(&path).fetch().await,
+            credentials::load(&FileSecrets::new(&path)).await,
             Err(SecretError::Malformed(_))
         ));
     }

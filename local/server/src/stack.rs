@@ -21,7 +21,7 @@ use billing_domain::ports::{
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
 use billing_lambda::{clock, Env};
-use billing_providers::{registry, ApiClient, HttpConfig};
+use billing_providers::{credentials, registry, ApiClient, HttpConfig};
 use billing_sandbox::{SandboxConfig, SandboxProvider};
 use create_session::SessionApi;
 use get_status::StatusApi;
@@ -113,8 +113,7 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
         secrets,
         sandbox_state,
     } = open_backend(&config).await?;
-    let provider_secrets = secrets
-        .fetch()
+    let provider_secrets = credentials::load(&secrets)
         .await
         .map_err(|e| StartError::Secrets(e.to_string()))?;
 

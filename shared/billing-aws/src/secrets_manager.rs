@@ -1,17 +1,16 @@
 //! Provider credentials from AWS Secrets Manager: the `SecretSource` port
-//! over one secret whose `SecretString` is the JSON `ProviderSecrets` reads.
-//! `billing_domain::secrets::SecretCache` sits in front of it, so this is
+//! over one secret's `SecretString`, which `billing_providers::credentials`
+//! reads. `billing_providers::SecretCache` sits in front of it, so this is
 //! called once per TTL, not per request.
 //!
 //! The secret's value never reaches an error, a log line or a `Debug`
-//! output: errors carry AWS's error codes and the JSON parser's category only.
+//! output: errors carry AWS's error codes only.
 
 use crate::aws_error::{classify, describe, Retry};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use aws_sdk_secretsmanager::Client;
-use billing_domain::ports::{SecretError, SecretSource};
-use billing_domain::secrets::ProviderSecrets;
+use billing_domain::ports::{SecretError, SecretSource, SecretText};
 
 /// Reads one secret (by name or ARN).
 #[derive(Debug, Clone)]
@@ -40,7 +39,7 @@ impl SecretsManagerSource {
 
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
-    async fn fetch(&self) -> Result<ProviderSecrets, SecretError> {
+    async fn fetch(&self) -> Result<SecretText, SecretError> {
         let output = self
             .client
             .get_secret_value()
@@ -72,6 +71,6 @@ impl SecretSource for SecretsManagerSource {
                 self.secret_id
             ))
         })?;
-        ProviderSecrets::from_json(json)
+        Ok(SecretText::new(json))
     }
 }

@@ -1,13 +1,14 @@
-//! SecretsManagerSource over moto: the provider-credentials secret is read
-//! and parsed, a missing secret is unavailable (not retryable), and a
-//! malformed one is reported without echoing its value.
+//! SecretsManagerSource over moto: the provider-credentials secret's text is
+//! read exactly as stored and never shown in `Debug` output, a missing secret
+//! is unavailable (not retryable), a binary one is malformed, and an
+//! unreachable endpoint is transient. Reading the text is
+//! `billing_providers::credentials`' job, tested there.
 
 mod common;
 
 use aws_sdk_secretsmanager::primitives::Blob;
 use billing_aws::SecretsManagerSource;
 use billing_domain::ports::{SecretError, SecretSource};
-use billing_domain::Provider;
 
 async fn create_secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> String {
     let name = common::unique_name("billing/provider-credentials");
@@ -22,33 +23,22 @@ async fn create_secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> 
 }
 
 #[tokio::test]
-async fn secret_is_fetched_and_parsed() {
+async fn secret_text_is_fetched_as_stored_and_redacted_in_debug_output() {
     let client = common::secrets_manager().await;
-    let name = create_secret(
-        &client,
-        r#"{"stripe":{"apiKey":"sk_test_123","webhookSecrets":["whsec_old","whsec_new"]},"paddle":{"k":1}}"#,
-    )
-    .await;
+    let stored = r#"{"stripe":{"apiKey":"sk_test_123","webhookSecrets":["whsec_old","whsec_new"]},"paddle":{"k":1}}"#;
+    let name = create_secret(&client, stored).await;
 
-    let secrets = SecretsManagerSource::new(client, &name)
+    let text = SecretsManagerSource::new(client, &name)
         .fetch()
         .await
         .expect("fetch");
 
-    assert_eq!(
-        secrets
-            .provider(Provider::Stripe)
-            .unwrap()
-            .field("apiKey")
-            .unwrap(),
-        "sk_test_123"
+    assert_eq!(text.expose(), stored);
+    let shown = format!("{text:?}");
+    assert!(
+        !shown.contains("sk_test_123") && !shown.contains("whsec"),
+        "{shown}"
     );
-    let webhook: Vec<&str> = secrets
-        .webhook_secrets(Provider::Stripe)
-        .iter()
-        .map(|s| s.expose())
-        .collect();
-    assert_eq!(webhook, ["whsec_old", "whsec_new"]);
 }
 
 #[tokio::test]
@@ -62,26 +52,6 @@ async fn missing_secret_is_unavailable_and_not_retryable() {
         "got {result:?}"
     );
     assert!(!result.unwrap_err().is_retryable());
-}
-
-#[tokio::test]
-async fn malformed_secret_is_reported_without_echoing_its_value() {
-    let client = common::secrets_manager().await;
-    for value in [
-        r#"{"stripe": "sk_live_leaked"#,
-        r#"{"stripe": "sk_live_leaked"}"#,
-        "sk_live_leaked",
-    ] {
-        let name = create_secret(&client, value).await;
-        let result = SecretsManagerSource::new(client.clone(), &name)
-            .fetch()
-            .await;
-        let Err(SecretError::Malformed(message)) = &result else {
-            panic!("got {result:?}")
-        };
-        assert!(!message.contains("leaked"), "{message}");
-        assert!(!format!("{result:?}").contains("leaked"));
-    }
 }
 
 #[tokio::test]

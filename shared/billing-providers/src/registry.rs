@@ -130,7 +130,7 @@ mod tests {
     }
 
     fn secrets(json: &str) -> ProviderSecrets {
-        ProviderSecrets::from_json(json).unwrap()
+        crate::credentials::parse(json).unwrap()
     }
 
     fn http() -> ApiClient {

@@ -4,10 +4,9 @@
 use async_trait::async_trait;
 use billing_domain::ports::{
     CommitOutcome, CustomerRegistry, EventCommit, EventLedger, EventQueue, ParkedEvent,
-    ProviderRef, QueueError, SecretError, SecretSource, StoreError, StoredSubscription,
+    ProviderRef, QueueError, SecretError, SecretSource, SecretText, StoreError, StoredSubscription,
     SubscriptionReader, TenantDirectory,
 };
-use billing_domain::secrets::ProviderSecrets;
 use billing_domain::{Provider, TenantId, WebhookEnvelope};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -206,7 +205,7 @@ impl StaticSecrets {
 
 #[async_trait]
 impl SecretSource for StaticSecrets {
-    async fn fetch(&self) -> Result<ProviderSecrets, SecretError> {
-        ProviderSecrets::from_json(&self.json.lock().unwrap())
+    async fn fetch(&self) -> Result<SecretText, SecretError> {
+        Ok(SecretText::new(self.json.lock().unwrap().clone()))
     }
 }

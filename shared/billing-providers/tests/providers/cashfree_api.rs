@@ -36,7 +36,7 @@ fn credentials(extra: serde_json::Value) -> ProviderCredentials {
     if let (Some(entry), Some(extra)) = (entry.as_object_mut(), extra.as_object()) {
         entry.extend(extra.clone());
     }
-    serde_json::from_value(entry).unwrap()
+    billing_providers::credentials::parse_entry(entry).unwrap()
 }
 
 fn client() -> ApiClient {
@@ -324,7 +324,8 @@ async fn no_customer_objects_no_portal_and_no_cancel_at_period_end() {
 #[test]
 fn credentials_need_client_id_and_secret_and_a_known_environment() {
     let missing: ProviderCredentials =
-        serde_json::from_value(serde_json::json!({"clientId": CLIENT_ID})).unwrap();
+        billing_providers::credentials::parse_entry(serde_json::json!({"clientId": CLIENT_ID}))
+            .unwrap();
     assert!(matches!(
         CashfreeGateway::from_credentials(&missing, client()),
         Err(SecretError::Malformed(_))

@@ -26,7 +26,7 @@ macro_rules! fixture {
 }
 
 fn credentials() -> ProviderCredentials {
-    serde_json::from_value(serde_json::json!({
+    billing_providers::credentials::parse_entry(serde_json::json!({
         "clientId": "TEST1023456789",
         "clientSecret": CLIENT_SECRET,
     }))

@@ -27,7 +27,7 @@ const SESSION_ID: &str = "sub_session_4x7Qm3cVb9conformance";
 struct CashfreeFixture;
 
 fn credentials(client_secret: &str) -> ProviderCredentials {
-    serde_json::from_value(serde_json::json!({
+    billing_providers::credentials::parse_entry(serde_json::json!({
         "clientId": CLIENT_ID,
         "clientSecret": client_secret,
         "webhookSecrets": [client_secret],

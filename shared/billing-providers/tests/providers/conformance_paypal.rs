@@ -47,7 +47,7 @@ fn paypal_credentials(
     client_secret: &str,
     webhook_id: &str,
 ) -> ProviderCredentials {
-    serde_json::from_value(serde_json::json!({
+    billing_providers::credentials::parse_entry(serde_json::json!({
         "clientId": client_id,
         "clientSecret": client_secret,
         "webhookId": webhook_id,

@@ -35,7 +35,7 @@ impl RazorpayFixture {
 
 /// The `razorpay` entry of the secret, in its JSON shape.
 fn credentials_with(webhook_secret: &str) -> ProviderCredentials {
-    serde_json::from_value(serde_json::json!({
+    billing_providers::credentials::parse_entry(serde_json::json!({
         "keyId": KEY_ID,
         "keySecret": KEY_SECRET,
         "webhookSecrets": [webhook_secret],

@@ -6,7 +6,6 @@
 use crate::support::{FakeServer, Recorded};
 use axum::http::Method;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, ProviderError};
-use billing_domain::secrets::ProviderSecrets;
 use billing_domain::{Provider, TenantId};
 use billing_providers::paddle::api::{DEFAULT_BASE_URL, SANDBOX_BASE_URL};
 use billing_providers::{ApiClient, HttpConfig, PaddleGateway};
@@ -242,7 +241,7 @@ async fn secret_entry_sets_key_api_base_and_checkout_page() {
         "apiBase": format!("{}/", paddle.url()),
         "checkoutUrl": "https://app.example.com/pay",
     }});
-    let secrets = ProviderSecrets::from_json(&secret.to_string()).unwrap();
+    let secrets = billing_providers::credentials::parse(&secret.to_string()).unwrap();
     let credentials = secrets.provider(Provider::Paddle).unwrap();
     let gateway = PaddleGateway::from_credentials(credentials, client()).unwrap();
     gateway
@@ -261,7 +260,8 @@ async fn secret_entry_sets_key_api_base_and_checkout_page() {
 #[test]
 fn secret_entry_needs_an_api_key_and_string_options() {
     let entry = |value: Value| {
-        let secrets = ProviderSecrets::from_json(&json!({ "paddle": value }).to_string()).unwrap();
+        let secrets =
+            billing_providers::credentials::parse(&json!({ "paddle": value }).to_string()).unwrap();
         PaddleGateway::from_credentials(secrets.provider(Provider::Paddle).unwrap(), client())
     };
     assert!(entry(json!({"webhookSecrets": ["pdl_ntfset_x"]})).is_err());

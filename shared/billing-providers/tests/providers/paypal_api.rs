@@ -225,7 +225,7 @@ async fn wrong_app_credentials_are_a_configuration_error() {
 #[tokio::test]
 async fn from_credentials_reads_the_app_and_the_api_base() {
     let paypal = FakePaypal::start().await;
-    let credentials: ProviderCredentials = serde_json::from_value(serde_json::json!({
+    let credentials: ProviderCredentials = billing_providers::credentials::parse_entry(serde_json::json!({
         "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "webhookId": "8PT597110X687430LKGECATA",
         "apiBase": paypal.url(),
     }))
@@ -239,7 +239,8 @@ async fn from_credentials_reads_the_app_and_the_api_base() {
     assert_eq!(session.url, APPROVE_URL);
 
     let missing: ProviderCredentials =
-        serde_json::from_value(serde_json::json!({"clientId": CLIENT_ID})).expect("credentials");
+        billing_providers::credentials::parse_entry(serde_json::json!({"clientId": CLIENT_ID}))
+            .expect("credentials");
     let client = ApiClient::new(http_config(1)).expect("client");
     assert!(PaypalGateway::from_credentials(&missing, client).is_err());
 }

@@ -27,7 +27,7 @@ const VERIFY: &str = "/v1/notifications/verify-webhook-signature";
 const TOKEN: &str = "/v1/oauth2/token";
 
 fn credentials(fields: serde_json::Value) -> ProviderCredentials {
-    serde_json::from_value(fields).expect("credentials")
+    billing_providers::credentials::parse_entry(fields).expect("credentials")
 }
 
 fn our_credentials() -> ProviderCredentials {

@@ -218,14 +218,15 @@ async fn rate_limited_checkout_is_retried() {
 #[test]
 fn credentials_come_from_key_id_and_key_secret() {
     let client = ApiClient::new(HttpConfig::default()).unwrap();
-    let full: ProviderCredentials = serde_json::from_value(serde_json::json!({
-        "keyId": KEY_ID, "keySecret": KEY_SECRET, "webhookSecrets": ["w"]
-    }))
-    .unwrap();
+    let full: ProviderCredentials =
+        billing_providers::credentials::parse_entry(serde_json::json!({
+            "keyId": KEY_ID, "keySecret": KEY_SECRET, "webhookSecrets": ["w"]
+        }))
+        .unwrap();
     assert!(RazorpayGateway::from_credentials(&full, client.clone()).is_ok());
 
     let no_secret: ProviderCredentials =
-        serde_json::from_value(serde_json::json!({"keyId": KEY_ID})).unwrap();
+        billing_providers::credentials::parse_entry(serde_json::json!({"keyId": KEY_ID})).unwrap();
     let error = RazorpayGateway::from_credentials(&no_secret, client).unwrap_err();
     assert!(error.to_string().contains("keySecret"), "{error}");
 }

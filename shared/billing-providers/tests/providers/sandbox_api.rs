@@ -8,7 +8,6 @@ use axum::http::Method;
 use billing_domain::ports::{
     BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
 };
-use billing_domain::secrets::ProviderSecrets;
 use billing_domain::{Provider, TenantId};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy, SandboxGateway};
 use serde_json::json;
@@ -138,7 +137,7 @@ async fn portal_session_posts_customer_and_return_url() {
 #[tokio::test]
 async fn gateway_reads_its_key_from_the_provider_secret() {
     let sandbox = FakeServer::start([(200, CUSTOMER)]).await;
-    let secrets = ProviderSecrets::from_json(&format!(
+    let secrets = billing_providers::credentials::parse(&format!(
         r#"{{"sandbox":{{"apiKey":"{API_KEY}","webhookSecrets":["whsec_c2VjcmV0"]}}}}"#
     ))
     .unwrap();
@@ -151,8 +150,10 @@ async fn gateway_reads_its_key_from_the_provider_secret() {
 
 #[test]
 fn missing_api_key_in_the_secret_is_a_secret_error() {
-    let secrets =
-        ProviderSecrets::from_json(r#"{"sandbox":{"webhookSecrets":["whsec_c2VjcmV0"]}}"#).unwrap();
+    let secrets = billing_providers::credentials::parse(
+        r#"{"sandbox":{"webhookSecrets":["whsec_c2VjcmV0"]}}"#,
+    )
+    .unwrap();
     let credentials = secrets.provider(Provider::Sandbox).unwrap();
     assert!(matches!(
         SandboxGateway::from_credentials(credentials, client(), "http://127.0.0.1:1"),

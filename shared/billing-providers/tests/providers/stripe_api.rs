@@ -6,7 +6,6 @@
 use crate::support::{reply, unreachable_url, FakeServer, Recorded};
 use axum::http::Method;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, CheckoutSession, ProviderError};
-use billing_domain::secrets::ProviderSecrets;
 use billing_domain::{Provider, TenantId};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy, StripeGateway};
 use std::collections::BTreeMap;
@@ -192,7 +191,7 @@ async fn pinned_api_version_is_sent_as_stripe_version() {
 #[tokio::test]
 async fn gateway_reads_its_key_from_the_provider_secret() {
     let stripe = FakeServer::start([reply(200, CUSTOMER)]).await;
-    let secrets = ProviderSecrets::from_json(&format!(
+    let secrets = billing_providers::credentials::parse(&format!(
         r#"{{"stripe":{{"apiKey":"{API_KEY}","webhookSecrets":["whsec_1"]}}}}"#
     ))
     .unwrap();

@@ -1,0 +1,27 @@
+//! Ports: the small traits through which the domain reaches storage, the
+//! queue, secrets and payment providers, one file per port. Adapters
+//! implement them for AWS and each provider; tests and local runs implement
+//! them in memory. Each port also lets an `Arc` of an adapter stand wherever
+//! the adapter itself would: the local server and tests hand one store to
+//! several handlers.
+
+mod customers;
+mod gateway;
+mod ledger;
+mod queue;
+mod secrets;
+mod store;
+mod verifier;
+
+pub use crate::secrets::SecretError;
+pub use customers::CustomerRegistry;
+pub use gateway::{
+    BillingGateway, CheckoutRequest, CheckoutSession, CustomerContact, ProviderError,
+};
+pub use ledger::{CommitOutcome, EventCommit, EventLedger, ParkedEvent, SubscriptionWrite};
+pub use queue::{EventQueue, QueueError};
+pub use secrets::{SecretSource, SecretText};
+pub use store::{
+    ProviderRef, RefKind, StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+};
+pub use verifier::{WebhookDelivery, WebhookError, WebhookVerifier};
