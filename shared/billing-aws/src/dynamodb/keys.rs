@@ -1,0 +1,59 @@
+//! The table's key layout (documented in the module above): which `pk`/`sk`
+//! each item kind lives under.
+
+use billing_domain::ports::ProviderRef;
+use billing_domain::{Provider, TenantId};
+
+/// The TTL attribute DynamoDB expires dedupe items by. The SAM template
+/// enables TTL on the same name.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+pub(super) const SUBSCRIPTION_SK: &str = "SUBSCRIPTION";
+pub(super) const REF_SK: &str = "REF";
+pub(super) const EVENT_SK: &str = "EVENT";
+
+pub(super) fn tenant_pk(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+
+pub(super) fn customer_sk(provider: Provider) -> String {
+    format!("CUSTOMER#{provider}")
+}
+
+pub(super) fn ref_pk(reference: &ProviderRef) -> String {
+    format!(
+        "REF#{}#{}#{}",
+        reference.provider,
+        reference.kind.as_str(),
+        reference.id
+    )
+}
+
+pub(super) fn event_pk(provider: Provider, event_id: &str) -> String {
+    format!("EVENT#{provider}#{event_id}")
+}
+
+pub(super) fn parked_pk(provider: Provider) -> String {
+    format!("PARKED#{provider}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use billing_domain::ports::RefKind;
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let tenant = TenantId::parse("org_1").unwrap();
+        let reference = ProviderRef {
+            provider: Provider::Stripe,
+            kind: RefKind::Subscription,
+            id: "sub_9".into(),
+        };
+        assert_eq!(tenant_pk(&tenant), "TENANT#org_1");
+        assert_eq!(customer_sk(Provider::Stripe), "CUSTOMER#stripe");
+        assert_eq!(ref_pk(&reference), "REF#stripe#subscription#sub_9");
+        assert_eq!(event_pk(Provider::Stripe, "evt_1"), "EVENT#stripe#evt_1");
+        assert_eq!(parked_pk(Provider::Stripe), "PARKED#stripe");
+    }
+}

@@ -1,0 +1,247 @@
+//! The DynamoDB store: subscription records, event dedupe keys, provider-id
+//! claims, tenants' provider customers and parked events, all in ONE table.
+//! It implements the storage ports with the semantics of
+//! `billing_testkit::memory::MemoryStore`, and passes the same contract suite
+//! (`billing_testkit::store_contract`).
+//!
+//! # Item layout
+//!
+//! Key: `pk` (S, partition) + `sk` (S, sort). TTL attribute: `expires_at`
+//! (N, epoch seconds), set on dedupe items only.
+//!
+//! | item                        | `pk`                                   | `sk`                  | other attributes |
+//! |-----------------------------|----------------------------------------|-----------------------|------------------|
+//! | subscription record         | `TENANT#{tenant}`                      | `SUBSCRIPTION`        | `revision` (N), `record` (S, JSON), projections (below) |
+//! | tenant's provider customer  | `TENANT#{tenant}`                      | `CUSTOMER#{provider}` | `customer_id`, `provider`, `tenant_id` |
+//! | provider id → tenant        | `REF#{provider}#{customer\|subscription}#{id}` | `REF`         | `tenant_id` |
+//! | dedupe key (seen event)     | `EVENT#{provider}#{event_id}`          | `EVENT`               | `tenant_id`, `expires_at` (N, TTL) |
+//! | parked event                | `PARKED#{provider}`                    | `{event_id}`          | `envelope` (S, JSON), `reason`, `parked_at` (N), `event_type` |
+//!
+//! The subscription item's projections are top-level copies of the record's
+//! readable fields, for the console, ad-hoc queries and exports: `tenant_id`,
+//! `provider`, `status`, `plan`, `provider_customer_id`,
+//! `provider_subscription_id`, `current_period_end`, `cancel_at_period_end`,
+//! `seats`, `updated_at` (absent when the field is `None`). They are written,
+//! never read back.
+//!
+//! **Why the record is one JSON attribute and not mapped attribute by
+//! attribute (serde_dynamo):** the record is read and written whole, never
+//! partially updated or filtered on its nested facets, so a JSON string
+//! round-trips it exactly (`None` vs absent, nested facets, integers) with
+//! the domain's own serde derives, adds no dependency pinned to the SDK's
+//! version, and evolves with the domain type. The `revision` attribute,
+//! outside the JSON, carries the optimistic-concurrency condition.
+//!
+//! # Every write is conditional
+//!
+//! `commit` is ONE `TransactWriteItems`, so the dedupe key, the record and
+//! the claims land together or not at all: dedupe `attribute_not_exists`,
+//! record `attribute_not_exists` (first write) or `revision = :expected`,
+//! claims `attribute_not_exists OR tenant_id = :tenant`. The cancellation
+//! reasons say which condition failed.
+//!
+//! # Files
+//!
+//! `keys` is the layout above, `item` the record's encoding, `commit` the
+//! conditional writes and what a cancelled transaction means, `table` the
+//! set-up for tests and local runs; this file holds the reads and the ports.
+
+mod commit;
+mod item;
+mod keys;
+mod table;
+
+pub use keys::TTL_ATTRIBUTE;
+pub use table::create_table;
+
+use crate::aws_error::{classify, describe, Retry};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::Client;
+use billing_domain::ports::{
+    CommitOutcome, CustomerRegistry, EventCommit, EventLedger, ParkedEvent, ProviderRef,
+    StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+};
+use billing_domain::{Provider, TenantId};
+use commit::{names_in, ITEM_IS_NEW};
+use item::{n, read_subscription, s, string_attribute, Item};
+use keys::{customer_sk, parked_pk, ref_pk, tenant_pk, REF_SK, SUBSCRIPTION_SK};
+
+/// The storage ports over one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store with its own client, built from the shared SDK configuration.
+    pub fn from_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), table)
+    }
+
+    /// `client` is built once per cold start and shared; `table` is the
+    /// table's name (from the function's environment).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get_item(
+        &self,
+        operation: &str,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            // Reads follow writes made a moment ago by another invocation
+            // (the revision check, a claim just committed): never stale.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(operation, &e))?;
+        Ok(output.item)
+    }
+}
+
+/// An SDK failure as the store's error, keeping whether a retry may succeed.
+fn store_error<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = describe(operation, err);
+    match classify(err) {
+        Retry::Transient => StoreError::Transient(message),
+        Retry::Permanent => StoreError::Permanent(message),
+    }
+}
+
+#[async_trait]
+impl SubscriptionReader for DynamoStore {
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError> {
+        let item = self
+            .get_item(
+                "GetItem subscription",
+                tenant_pk(tenant),
+                SUBSCRIPTION_SK.into(),
+            )
+            .await?;
+        item.map(|item| read_subscription(tenant, &item))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl TenantDirectory for DynamoStore {
+    async fn tenant_for(&self, reference: &ProviderRef) -> Result<Option<TenantId>, StoreError> {
+        let Some(item) = self
+            .get_item(
+                "GetItem provider reference",
+                ref_pk(reference),
+                REF_SK.into(),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tenant = string_attribute(&item, "tenant_id")
+            .and_then(|t| TenantId::parse(t).ok())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "mapping of {reference}: tenant_id is missing or invalid"
+                ))
+            })?;
+        Ok(Some(tenant))
+    }
+}
+
+#[async_trait]
+impl CustomerRegistry for DynamoStore {
+    async fn customer_id(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(item) = self
+            .get_item("GetItem customer", tenant_pk(tenant), customer_sk(provider))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id = string_attribute(&item, "customer_id").ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "{provider} customer of tenant {tenant}: customer_id is missing"
+            ))
+        })?;
+        Ok(Some(id.to_owned()))
+    }
+
+    async fn claim_customer(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        customer_id: &str,
+    ) -> Result<String, StoreError> {
+        self.claim_customer_transaction(tenant, provider, customer_id)
+            .await
+    }
+}
+
+#[async_trait]
+impl EventLedger for DynamoStore {
+    async fn commit(&self, commit: &EventCommit) -> Result<CommitOutcome, StoreError> {
+        self.commit_transaction(commit).await
+    }
+
+    async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
+        let envelope = &parked.envelope;
+        let json = serde_json::to_string(envelope)
+            .map_err(|e| StoreError::Permanent(format!("envelope does not serialize: {e}")))?;
+        let item = Item::from([
+            ("pk".into(), s(parked_pk(envelope.provider))),
+            ("sk".into(), s(envelope.event_id.as_str())),
+            ("envelope".into(), s(json)),
+            ("reason".into(), s(parked.reason.as_str())),
+            ("parked_at".into(), n(parked.parked_at.seconds())),
+            ("event_type".into(), s(envelope.event.event_type.as_str())),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(ITEM_IS_NEW)
+            .set_expression_attribute_names(Some(names_in(ITEM_IS_NEW)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Parked by an earlier delivery: the first reason is kept.
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(store_error("PutItem parked event", &err)),
+        }
+    }
+}
