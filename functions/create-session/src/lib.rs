@@ -6,11 +6,12 @@
 
 mod redirects;
 
+use billing_domain::commands::{self, CommandError, NewCheckout};
 use billing_domain::ports::{
-    BillingGateway, CheckoutRequest, CustomerContact, CustomerRegistry, ProviderError, StoreError,
+    BillingGateway, CustomerContact, CustomerRegistry, ProviderError, StoreError,
     SubscriptionReader,
 };
-use billing_domain::{Catalog, Provider, TenantId};
+use billing_domain::{Catalog, TenantId};
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -152,90 +153,43 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
                     format!("body must be {{\"plan\", \"successUrl\", \"cancelUrl\"}}: {e}"),
                 )
             })?;
+        self.origins.check("successUrl", &body.success_url)?;
+        self.origins.check("cancelUrl", &body.cancel_url)?;
 
         let existing = self
             .store
             .get_subscription(&tenant)
             .await
             .map_err(store_error)?;
-        // A tenant stays with the provider that holds its subscription.
-        let gateway = match &existing {
-            Some(stored) => {
-                let held_by = stored.subscription.provider;
-                if let Some(requested) = body.provider.as_deref() {
-                    if requested != held_by.as_str() {
-                        return Err(ApiError::new(
-                            StatusCode::CONFLICT,
-                            "provider_mismatch",
-                            format!("the tenant is billed through {held_by}"),
-                        ));
-                    }
-                }
-                self.enabled(held_by).ok_or_else(|| {
-                    tracing::error!(tenant = %tenant, provider = %held_by, "the tenant's provider is not enabled in this deployment");
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "provider_misconfigured",
-                        "billing is misconfigured",
-                    )
-                })?
-            }
-            None => self.gateway(body.provider.as_deref())?,
-        };
-        let provider = gateway.provider();
-        let plan = self.catalog.plan(&body.plan).ok_or_else(|| {
-            ApiError::bad_request("unknown_plan", format!("no plan {:?}", body.plan))
-        })?;
-        if !plan.active {
-            return Err(ApiError::bad_request(
-                "inactive_plan",
-                format!("plan {:?} is no longer sold", body.plan),
-            ));
-        }
-        if plan.is_free() {
-            return Err(ApiError::bad_request(
-                "free_plan",
-                "the free plan needs no checkout",
-            ));
-        }
-        let price_id = plan.price_id(provider).ok_or_else(|| {
-            ApiError::bad_request(
-                "plan_not_offered",
-                format!("plan {:?} is not sold through {provider}", body.plan),
-            )
-        })?;
-        self.origins.check("successUrl", &body.success_url)?;
-        self.origins.check("cancelUrl", &body.cancel_url)?;
-
-        // One subscription per tenant: changing plans goes through the portal.
-        if let Some(existing) = &existing {
-            if existing.subscription.status.is_live() {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "subscription_exists",
-                    format!("the tenant already has a {} subscription; change plans in the billing portal", existing.subscription.status),
-                ));
-            }
-        }
-
-        let customer_id = self.customer(&tenant, gateway).await?;
-        let session = gateway
-            .create_checkout_session(&CheckoutRequest {
+        let choice = commands::choose_checkout(
+            &self.catalog,
+            &self.gateways,
+            existing.as_ref().map(|stored| &stored.subscription),
+            body.provider.as_deref(),
+            &body.plan,
+        )
+        .map_err(|e| command_error(e, &tenant))?;
+        let started = commands::start_checkout(
+            &self.store,
+            &choice,
+            NewCheckout {
                 tenant: tenant.clone(),
-                customer_id,
-                plan_code: plan.code.to_string(),
-                price_id: price_id.to_owned(),
                 success_url: body.success_url,
                 cancel_url: body.cancel_url,
                 idempotency_key: format!("checkout:{}", uuid::Uuid::new_v4()),
                 contact: body.customer,
-            })
-            .await
-            .map_err(provider_error)?;
-        tracing::info!(request_id, tenant = %tenant, provider = %provider, plan = %plan.code, session_id = %session.id, "checkout session created");
+            },
+        )
+        .await
+        .map_err(|e| command_error(e, &tenant))?;
+        let provider = choice.gateway.provider();
+        if started.lost_customer_race {
+            tracing::warn!(tenant = %tenant, provider = %provider, "a concurrent request stored another customer first; using it");
+        }
+        tracing::info!(request_id, tenant = %tenant, provider = %provider, plan = %choice.plan.code, session_id = %started.session.id, "checkout session created");
         Ok(SessionResponse {
-            session_url: session.url,
-            session_id: session.id,
+            session_url: started.session.url,
+            session_id: started.session.id,
         })
     }
 
@@ -253,123 +207,49 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
                 )
             })?;
         self.origins.check("returnUrl", &body.return_url)?;
-
-        // The portal belongs to the provider that holds the subscription;
-        // without one, to the first enabled provider the tenant is a customer of.
-        let (gateway, customer_id) = match self
-            .store
-            .get_subscription(&tenant)
-            .await
-            .map_err(store_error)?
-        {
-            Some(stored) => {
-                let provider = stored.subscription.provider;
-                let gateway = self.enabled(provider).ok_or_else(|| {
-                    tracing::error!(tenant = %tenant, provider = %provider, "the tenant's provider is not enabled in this deployment");
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "provider_misconfigured",
-                        "billing is misconfigured",
-                    )
-                })?;
-                let customer = match stored.subscription.provider_customer_id {
-                    Some(id) => Some(id),
-                    None => self
-                        .store
-                        .customer_id(&tenant, provider)
-                        .await
-                        .map_err(store_error)?,
-                };
-                (gateway, customer)
-            }
-            None => {
-                let mut found = (self.gateways[0].as_ref(), None);
-                for gateway in &self.gateways {
-                    if let Some(id) = self
-                        .store
-                        .customer_id(&tenant, gateway.provider())
-                        .await
-                        .map_err(store_error)?
-                    {
-                        found = (gateway.as_ref(), Some(id));
-                        break;
-                    }
-                }
-                found
-            }
-        };
-        let customer_id = customer_id.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_billing_account",
-                "the tenant has no billing account yet; start a checkout first",
-            )
-        })?;
-        let url = gateway
-            .create_portal_session(&customer_id, &body.return_url)
-            .await
-            .map_err(provider_error)?;
-        tracing::info!(request_id, tenant = %tenant, provider = %gateway.provider(), "portal session created");
+        let (url, provider) =
+            commands::open_portal(&self.store, &self.gateways, &tenant, &body.return_url)
+                .await
+                .map_err(|e| command_error(e, &tenant))?;
+        tracing::info!(request_id, tenant = %tenant, provider = %provider, "portal session created");
         Ok(PortalResponse { url })
     }
+}
 
-    fn enabled(&self, provider: Provider) -> Option<&dyn BillingGateway> {
-        self.gateways
-            .iter()
-            .find(|g| g.provider() == provider)
-            .map(|g| g.as_ref())
-    }
-
-    fn gateway(&self, requested: Option<&str>) -> Result<&dyn BillingGateway, ApiError> {
-        let Some(name) = requested else {
-            return Ok(self.gateways[0].as_ref());
-        };
-        let provider: Provider = name.parse().map_err(|_| {
-            ApiError::bad_request("unknown_provider", format!("no provider {name:?}"))
-        })?;
-        self.enabled(provider).ok_or_else(|| {
-            ApiError::bad_request(
-                "unknown_provider",
-                format!("provider {name:?} is not enabled"),
+/// A refused or failed command as the API's answer.
+fn command_error(e: CommandError, tenant: &TenantId) -> ApiError {
+    let message = e.to_string();
+    match e {
+        CommandError::ProviderMismatch { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "provider_mismatch", message)
+        }
+        CommandError::TenantProviderDisabled(provider) => {
+            tracing::error!(tenant = %tenant, provider = %provider, "the tenant's provider is not enabled in this deployment");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "provider_misconfigured",
+                "billing is misconfigured",
             )
-        })
-    }
-
-    /// The tenant's provider customer, created once and persisted before the
-    /// checkout, so every later checkout reuses it.
-    async fn customer(
-        &self,
-        tenant: &TenantId,
-        gateway: &dyn BillingGateway,
-    ) -> Result<Option<String>, ApiError> {
-        let provider = gateway.provider();
-        if let Some(id) = self
-            .store
-            .customer_id(tenant, provider)
-            .await
-            .map_err(store_error)?
-        {
-            return Ok(Some(id));
         }
-        let Some(created) = gateway
-            .create_customer(tenant)
-            .await
-            .map_err(provider_error)?
-        else {
-            // The provider has no customer objects: the checkout names the tenant.
-            return Ok(None);
-        };
-        // Concurrent first checkouts share the provider's idempotency key, so
-        // they normally get the same customer; if not, the first stored wins.
-        let kept = self
-            .store
-            .claim_customer(tenant, provider, &created)
-            .await
-            .map_err(store_error)?;
-        if kept != created {
-            tracing::warn!(tenant = %tenant, provider = %provider, "a concurrent request stored another customer first; using it");
+        CommandError::UnknownProvider(_) | CommandError::ProviderNotEnabled(_) => {
+            ApiError::bad_request("unknown_provider", message)
         }
-        Ok(Some(kept))
+        CommandError::UnknownPlan(_) => ApiError::bad_request("unknown_plan", message),
+        CommandError::InactivePlan(_) => ApiError::bad_request("inactive_plan", message),
+        CommandError::FreePlan => ApiError::bad_request("free_plan", message),
+        CommandError::PlanNotOffered { .. } => ApiError::bad_request("plan_not_offered", message),
+        CommandError::SubscriptionExists { .. } => ApiError::new(
+            StatusCode::CONFLICT,
+            "subscription_exists",
+            format!("{message}; change plans in the billing portal"),
+        ),
+        CommandError::NoBillingAccount => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_billing_account",
+            format!("{message}; start a checkout first"),
+        ),
+        CommandError::Store(e) => store_error(e),
+        CommandError::Provider(e) => provider_error(e),
     }
 }
 

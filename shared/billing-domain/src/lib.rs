@@ -1,11 +1,12 @@
 //! The pure billing domain: the plan catalog, the subscription record and its
 //! state machine (`apply_event`), the status → access policy, the normalized
-//! provider events, and the ports (traits) that AWS and provider adapters
-//! implement. Nothing here talks to AWS, HTTP or Lambda, so every rule is an
+//! provider events, the commands a tenant gives (checkout, portal), and the
+//! ports (traits) that AWS and provider adapters implement. Nothing here talks to AWS, HTTP or Lambda, so every rule is an
 //! ordinary function tested on its own.
 
 pub mod access;
 pub mod catalog;
+pub mod commands;
 pub mod envelope;
 pub mod event;
 pub mod ids;
