@@ -4,6 +4,7 @@
 //! that already has a billing account. The tenant comes from the verified JWT
 //! claims; every redirect URL must be on the allowed origins.
 
+mod compose;
 mod redirects;
 
 use billing_domain::commands::{self, CommandError, NewCheckout};
@@ -13,6 +14,7 @@ use billing_domain::ports::{
 };
 use billing_domain::{Catalog, TenantId};
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
+pub use compose::build;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 pub use redirects::AllowedOrigins;

@@ -3,6 +3,10 @@
 //! once the event is safely on the queue; any failure to queue is a 5xx so
 //! the provider retries and nothing is lost.
 
+mod compose;
+
+pub use compose::build;
+
 use billing_domain::ports::{
     EventQueue, SecretSource, WebhookDelivery, WebhookError, WebhookVerifier,
 };

@@ -15,13 +15,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use billing_domain::ports::{
-    BillingGateway, CustomerRegistry, EventLedger, EventQueue, SecretSource,
-};
+use billing_domain::ports::{CustomerRegistry, EventLedger, EventQueue, SecretSource};
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
 use billing_lambda::{clock, Env};
-use billing_providers::{credentials, registry, ApiClient, HttpConfig};
+use billing_providers::credentials;
 use billing_sandbox::{SandboxConfig, SandboxProvider};
 use create_session::SessionApi;
 use get_status::StatusApi;
@@ -47,8 +45,8 @@ pub enum StartError {
     Secrets(String),
     #[error("cannot start the sandbox provider: {0}")]
     Sandbox(String),
-    #[error("cannot build a provider client: {0}")]
-    Provider(String),
+    #[error("cannot assemble a function: {0}")]
+    Init(#[from] billing_lambda::InitError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -121,32 +119,39 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
     origins.extend(config.extra_origins.iter().cloned());
     let origins = origins.join(",");
     let tenant_claim = auth.tenant_claim().to_owned();
+    // The first provider offered at checkout is the default, as
+    // DEFAULT_PROVIDER is in a stage; the sandbox is switched on by its base
+    // URL, as SandboxApiBase does in a stage.
+    let default_provider = config.checkout_providers[0].as_str();
     let env = Env::from_pairs([
         ("ALLOWED_REDIRECT_ORIGINS", origins.as_str()),
         ("TENANT_CLAIM", tenant_claim.as_str()),
         ("PAST_DUE_GRACE_DAYS", config.past_due_grace_days.as_str()),
+        ("DEFAULT_PROVIDER", default_provider),
+        ("SANDBOX_API_BASE", base_url.as_str()),
         // Edits to the secrets file take effect within seconds.
         ("SECRET_CACHE_TTL_SECONDS", "5"),
         ("DEDUPE_TTL_DAYS", "35"),
     ]);
 
     let sandbox = start_sandbox(&config, &provider_secrets, &base_url, sandbox_state)?;
-    // One client for every provider call, as in a Lambda instance.
-    let http =
-        ApiClient::new(HttpConfig::default()).map_err(|e| StartError::Provider(e.to_string()))?;
-    let gateways = gateways(&config, &provider_secrets, &base_url, &http)?;
-    let verifiers = registry::verifiers(
-        billing_providers::stripe::signature::DEFAULT_TOLERANCE_SECONDS,
-        true,
-        &http,
-    );
+    // A stage offers every provider in its secret; locally the secrets file
+    // has them all, so BILLING_CHECKOUT_PROVIDERS says which to offer.
+    let offered = provider_secrets.restricted_to(&config.checkout_providers);
+    for provider in &config.checkout_providers {
+        if offered.provider(*provider).is_none() {
+            return Err(StartError::Secrets(format!(
+                "the secrets have no {provider:?} entry"
+            )));
+        }
+    }
 
     let api = Arc::new(Api {
         routes: routes::api_routes()?,
         auth: auth.clone(),
-        session: SessionApi::from_env(&env, store.clone(), gateways)?,
+        session: create_session::build(&env, store.clone(), &offered)?,
         status: StatusApi::from_env(&env, store.clone())?,
-        receiver: WebhookReceiver::from_env(&env, queue, secrets, verifiers)?,
+        receiver: webhook_receive::build(&env, queue, secrets)?,
     });
     let processor = Arc::new(EventProcessor::from_env(&env, store)?);
 
@@ -261,31 +266,6 @@ fn start_sandbox(
         renewal_delay: config.sandbox_renewal_delay,
     })
     .map_err(|e| StartError::Sandbox(e.to_string()))
-}
-
-fn gateways(
-    config: &LocalConfig,
-    secrets: &ProviderSecrets,
-    base_url: &str,
-    http: &ApiClient,
-) -> Result<Vec<Box<dyn BillingGateway>>, StartError> {
-    let endpoints = registry::Endpoints {
-        stripe_api_base: None,
-        sandbox_api_base: Some(base_url.to_owned()),
-    };
-    let catalog = billing_lambda::config::catalog()
-        .map_err(|e| StartError::Provider(format!("catalog: {e}")))?;
-    let mut gateways: Vec<Box<dyn BillingGateway>> = Vec::new();
-    for provider in &config.checkout_providers {
-        let credentials = secrets.provider(*provider).ok_or_else(|| {
-            StartError::Secrets(format!("the secrets have no {provider:?} entry"))
-        })?;
-        let gateway = registry::gateway(*provider, credentials, http.clone(), &endpoints, &catalog)
-            .map_err(|e| StartError::Provider(format!("{provider}: {e}")))?
-            .ok_or_else(|| StartError::Provider(format!("{provider} checkout is not available")))?;
-        gateways.push(gateway);
-    }
-    Ok(gateways)
 }
 
 /// API Gateway's answers when no route or no valid token matches.

@@ -91,6 +91,17 @@ impl ProviderSecrets {
         Self { providers }
     }
 
+    /// Only the entries of `providers` (those that exist).
+    pub fn restricted_to(&self, providers: &[Provider]) -> Self {
+        Self::new(
+            self.providers
+                .iter()
+                .filter(|(provider, _)| providers.contains(provider))
+                .map(|(provider, credentials)| (*provider, credentials.clone()))
+                .collect(),
+        )
+    }
+
     pub fn provider(&self, provider: Provider) -> Option<&ProviderCredentials> {
         self.providers.get(&provider)
     }
@@ -152,6 +163,16 @@ mod tests {
             .credentials_or_empty(Provider::Paddle)
             .webhook_secrets
             .is_empty());
+    }
+
+    #[test]
+    fn restricting_keeps_only_the_named_providers_that_have_entries() {
+        let secrets = secrets();
+        let kept = secrets.restricted_to(&[Provider::Stripe, Provider::Paddle]);
+        assert_eq!(kept, secrets);
+        let none = secrets.restricted_to(&[Provider::Paddle]);
+        assert!(none.provider(Provider::Stripe).is_none());
+        assert_eq!(none, ProviderSecrets::default());
     }
 
     #[test]

@@ -21,6 +21,19 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// Why a function could not be assembled at cold start (or the local
+/// server at start-up): the cold start stops with this error.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("provider credentials: {0}")]
+    Secrets(#[from] billing_domain::secrets::SecretError),
+    /// A client (the providers' HTTP client) could not be built.
+    #[error("{0}")]
+    Client(String),
+}
+
 /// A snapshot of the environment; tests build one from a map.
 #[derive(Debug, Clone, Default)]
 pub struct Env {

@@ -8,5 +8,5 @@ pub mod logging;
 pub mod request;
 pub mod response;
 
-pub use config::{ConfigError, Env};
+pub use config::{ConfigError, Env, InitError};
 pub use response::{json_response, ApiError};
