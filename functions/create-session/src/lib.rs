@@ -12,7 +12,7 @@ use billing_domain::ports::{
     BillingGateway, CustomerContact, CustomerRegistry, ProviderError, StoreError,
     SubscriptionReader,
 };
-use billing_domain::{Catalog, TenantId};
+use billing_domain::{Action, Catalog, TenantId};
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
 pub use compose::build;
 use lambda_http::http::{Method, StatusCode};
@@ -27,6 +27,7 @@ pub struct SessionApi<S> {
     catalog: Catalog,
     origins: AllowedOrigins,
     tenant_claim: String,
+    role_claim: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +70,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         catalog: Catalog,
         origins: AllowedOrigins,
         tenant_claim: String,
+        role_claim: String,
     ) -> Self {
         assert!(
             !gateways.is_empty(),
@@ -80,10 +82,12 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             catalog,
             origins,
             tenant_claim,
+            role_claim,
         }
     }
 
-    /// Reads `ALLOWED_REDIRECT_ORIGINS` (required) and `TENANT_CLAIM`.
+    /// Reads `ALLOWED_REDIRECT_ORIGINS` (required), `TENANT_CLAIM` and
+    /// `ROLE_CLAIM` (default `role`).
     pub fn from_env(
         env: &Env,
         store: S,
@@ -102,7 +106,10 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         let claim = env
             .optional("TENANT_CLAIM")
             .unwrap_or_else(|| "tenant_id".into());
-        Ok(Self::new(store, gateways, catalog, origins, claim))
+        let role_claim = env.optional("ROLE_CLAIM").unwrap_or_else(|| "role".into());
+        Ok(Self::new(
+            store, gateways, catalog, origins, claim, role_claim,
+        ))
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -148,6 +155,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         request_id: &str,
     ) -> Result<SessionResponse, ApiError> {
         let tenant = request::tenant(request, &self.tenant_claim)?;
+        request::authorize(request, &self.role_claim, Action::Manage)?;
         let body: SessionRequest =
             serde_json::from_slice(request::raw_body(request)).map_err(|e| {
                 ApiError::bad_request(
@@ -201,6 +209,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         request_id: &str,
     ) -> Result<PortalResponse, ApiError> {
         let tenant = request::tenant(request, &self.tenant_claim)?;
+        request::authorize(request, &self.role_claim, Action::Manage)?;
         let body: PortalRequest =
             serde_json::from_slice(request::raw_body(request)).map_err(|e| {
                 ApiError::bad_request(

@@ -572,3 +572,72 @@ async fn a_portal_the_provider_does_not_offer_is_409() {
         (409, Some("not_supported_by_provider"))
     );
 }
+
+/// `request` as sent by a caller whose token has `role` (`None`: no role claim).
+fn as_role(request: Request, role: Option<&str>) -> Request {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let mut context = match request.request_context() {
+        RequestContext::ApiGatewayV2(context) => context,
+        _ => panic!("an HTTP API request"),
+    };
+    let claims = &mut context
+        .authorizer
+        .as_mut()
+        .unwrap()
+        .jwt
+        .as_mut()
+        .unwrap()
+        .claims;
+    match role {
+        Some(role) => claims.insert("role".into(), role.into()),
+        None => claims.remove("role"),
+    };
+    request.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+#[tokio::test]
+async fn viewers_and_tokens_without_a_known_role_may_not_check_out_or_open_the_portal() {
+    let store = MemoryStore::new();
+    seed_subscription(&store, Some("cus_1")).await;
+    let gateway = RecordingGateway::default();
+    let api = api(store, gateway.clone());
+    for role in [Some("viewer"), None, Some("Owner"), Some("billing-admin")] {
+        for request in [with_body(sample_body()), portal_request(portal_body())] {
+            let (status, body) = call(&api, as_role(request, role)).await;
+            assert_eq!(status, 403, "{role:?}: {body}");
+            assert_eq!(body["error"]["code"], "forbidden_role", "{role:?}");
+        }
+    }
+    let calls = gateway.calls.lock().unwrap();
+    assert!(calls.customers.is_empty() && calls.checkouts.is_empty() && calls.portals.is_empty());
+}
+
+#[tokio::test]
+async fn owners_and_admins_may_check_out_and_open_the_portal() {
+    for role in ["owner", "admin"] {
+        let gateway = RecordingGateway::default();
+        let api = api(MemoryStore::new(), gateway.clone());
+        let (status, body) = call(&api, as_role(with_body(sample_body()), Some(role))).await;
+        assert_eq!(status, 200, "{role}: {body}");
+        let (status, body) = call(&api, as_role(portal_request(portal_body()), Some(role))).await;
+        assert_eq!(status, 200, "{role}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_role_claim_is_configurable() {
+    let gateway = RecordingGateway::default();
+    let env = billing_lambda::Env::from_pairs([
+        ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com"),
+        ("ROLE_CLAIM", "custom:billing_role"),
+    ]);
+    let api = SessionApi::from_env(&env, MemoryStore::new(), vec![Box::new(gateway)]).unwrap();
+    // The sample's `role: owner` is not the configured claim: a viewer.
+    let (status, _) = call(&api, with_body(sample_body())).await;
+    assert_eq!(status, 403);
+}
+
+fn sample_body() -> Value {
+    serde_json::from_str(sample()["body"].as_str().unwrap()).unwrap()
+}

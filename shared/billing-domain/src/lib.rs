@@ -13,6 +13,7 @@ pub mod ids;
 pub mod money;
 pub mod ports;
 pub mod processing;
+pub mod roles;
 pub mod secrets;
 pub mod status;
 pub mod subscription;
@@ -27,6 +28,7 @@ pub use event::{
 };
 pub use ids::{PlanCode, Provider, TenantId, UnixTime};
 pub use money::Money;
+pub use roles::{Action, Role};
 pub use status::SubscriptionStatus;
 pub use subscription::Subscription;
 pub use transition::{apply_event, Transition, Unchanged};

@@ -1,25 +1,57 @@
 //! Reading what handlers need from an API Gateway HTTP API (v2) request: the
-//! tenant from the JWT authorizer's claims, the request id, and the body as
-//! the exact bytes the client sent.
+//! tenant and the role from the JWT authorizer's claims, the request id, and
+//! the body as the exact bytes the client sent.
 
 use crate::response::ApiError;
-use billing_domain::TenantId;
+use billing_domain::{Action, Role, TenantId};
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
+use std::collections::HashMap;
 
-/// The tenant named by the claim `claim` that API Gateway's JWT authorizer
-/// verified. A request without verified claims never reaches a tenant.
-pub fn tenant(request: &Request, claim: &str) -> Result<TenantId, ApiError> {
-    let claims = match request.request_context_ref() {
+/// The claims API Gateway's JWT authorizer verified, if any.
+fn jwt_claims(request: &Request) -> Option<&HashMap<String, String>> {
+    match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer
             .as_ref()
             .and_then(|a| a.jwt.as_ref())
             .map(|jwt| &jwt.claims),
         _ => None,
-    };
-    let Some(claims) = claims else {
+    }
+}
+
+/// The caller's role from the claim `claim`: a missing or unknown role is a
+/// viewer.
+pub fn role(request: &Request, claim: &str) -> Role {
+    Role::from_claim(jwt_claims(request).and_then(|claims| claims.get(claim).map(String::as_str)))
+}
+
+/// The caller's role if it may take `action`, else 403 `forbidden_role`.
+pub fn authorize(request: &Request, claim: &str, action: Action) -> Result<Role, ApiError> {
+    let role = role(request, claim);
+    if role.permits(action) {
+        return Ok(role);
+    }
+    let allowed: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| r.permits(action))
+        .map(|r| r.as_str())
+        .collect();
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+        format!(
+            "this needs the role {}; the token's role is {role}",
+            allowed.join(" or ")
+        ),
+    ))
+}
+
+/// The tenant named by the claim `claim` that API Gateway's JWT authorizer
+/// verified. A request without verified claims never reaches a tenant.
+pub fn tenant(request: &Request, claim: &str) -> Result<TenantId, ApiError> {
+    let Some(claims) = jwt_claims(request) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
@@ -125,6 +157,48 @@ mod tests {
         );
         let bad = v2(Some(serde_json::json!({"tenant_id": "a#b"})), None);
         assert_eq!(tenant(&bad, "tenant_id").unwrap_err().status, 403);
+    }
+
+    #[test]
+    fn role_comes_from_the_configured_claim_and_defaults_to_viewer() {
+        let req = v2(
+            Some(
+                serde_json::json!({"tenant_id": "org_1", "role": "admin", "custom:role": "owner"}),
+            ),
+            None,
+        );
+        assert_eq!(role(&req, "role"), Role::Admin);
+        assert_eq!(role(&req, "custom:role"), Role::Owner);
+        assert_eq!(role(&req, "missing"), Role::Viewer);
+        assert_eq!(role(&v2(None, None), "role"), Role::Viewer);
+    }
+
+    #[test]
+    fn a_role_that_may_not_act_is_403_forbidden_role_naming_who_may() {
+        let viewer = v2(Some(serde_json::json!({"role": "viewer"})), None);
+        assert_eq!(
+            authorize(&viewer, "role", Action::Read).unwrap(),
+            Role::Viewer
+        );
+        let refused = authorize(&viewer, "role", Action::Manage).unwrap_err();
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.code, "forbidden_role");
+        assert!(
+            refused.message.contains("owner or admin"),
+            "{}",
+            refused.message
+        );
+        let admin = v2(Some(serde_json::json!({"role": "admin"})), None);
+        assert_eq!(
+            authorize(&admin, "role", Action::Manage).unwrap(),
+            Role::Admin
+        );
+        let refused = authorize(&admin, "role", Action::CancelNow).unwrap_err();
+        assert!(
+            refused.message.contains("the role owner;"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]
