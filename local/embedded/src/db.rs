@@ -128,6 +128,7 @@ fn system_now() -> UnixTime {
 fn create_tables(db: &Database) -> Result<(), Failure> {
     let txn = db.begin_write()?;
     store::create_tables(&txn)?;
+    crate::idempotency::create_tables(&txn)?;
     queue::create_tables(&txn)?;
     txn.commit()?;
     Ok(())

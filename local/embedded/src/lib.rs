@@ -34,6 +34,7 @@
 
 mod db;
 mod failure;
+mod idempotency;
 mod queue;
 mod store;
 

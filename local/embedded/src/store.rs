@@ -13,6 +13,7 @@
 //! | `customers`      | (tenant, provider)                | `{customer_id}`                    |
 //! | `dedupe_keys`    | (provider, event id)              | `{tenant_id, expires_at}`          |
 //! | `parked_events`  | (provider, event id)              | `{envelope, reason, parked_at}`    |
+//! | `idempotency_keys` | (tenant, `Idempotency-Key`)     | `{fingerprint, locked_until \| status + body, expires_at}` (`idempotency.rs`) |
 //!
 //! Keys are redb tuples, so no separator can collide with an id. Values are
 //! JSON bytes read with the domain's own serde derives; bytes that do not
@@ -209,7 +210,7 @@ impl EmbeddedStore {
         Ok(EmbeddedDb::open(path)?.store())
     }
 
-    async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, Failure> + Send + 'static,

@@ -3,11 +3,12 @@
 //! one fresh file in its own temporary directory per test.
 
 use async_trait::async_trait;
+use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use billing_domain::ports::{
-    CommitOutcome, CustomerRegistry, EventCommit, EventLedger, ParkedEvent, ProviderRef,
-    StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+    Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
+    ParkedEvent, ProviderRef, StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
 };
-use billing_domain::{Provider, TenantId};
+use billing_domain::{Provider, TenantId, UnixTime};
 use billing_embedded::EmbeddedStore;
 use tempfile::TempDir;
 
@@ -73,5 +74,35 @@ impl EventLedger for StoreInTempDir {
 
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
         self.store.park(parked).await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for StoreInTempDir {
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+        now: UnixTime,
+    ) -> Result<Begun, StoreError> {
+        self.store.begin_request(tenant, key, record, now).await
+    }
+
+    async fn complete_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.store.complete_request(tenant, key, record).await
+    }
+
+    async fn release_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+    ) -> Result<(), StoreError> {
+        self.store.release_request(tenant, key).await
     }
 }

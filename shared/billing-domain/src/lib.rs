@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod commands;
 pub mod envelope;
 pub mod event;
+pub mod idempotency;
 pub mod ids;
 pub mod money;
 pub mod ports;

@@ -2,12 +2,14 @@
 //! same conditional and transactional semantics as the DynamoDB adapter.
 
 use async_trait::async_trait;
+use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
+use billing_domain::ports::{Begun, IdempotencyStore};
 use billing_domain::ports::{
     CommitOutcome, CustomerRegistry, EventCommit, EventLedger, EventQueue, ParkedEvent,
     ProviderRef, QueueError, SecretError, SecretSource, SecretText, StoreError, StoredSubscription,
     SubscriptionReader, TenantDirectory,
 };
-use billing_domain::{Provider, TenantId, WebhookEnvelope};
+use billing_domain::{Provider, TenantId, UnixTime, WebhookEnvelope};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -18,6 +20,7 @@ struct Tables {
     customers: HashMap<(TenantId, Provider), String>,
     seen_events: HashSet<(Provider, String)>,
     parked: Vec<ParkedEvent>,
+    idempotency: HashMap<(TenantId, IdempotencyKey), IdempotencyRecord>,
 }
 
 /// A store whose every operation is atomic under one lock.
@@ -47,6 +50,46 @@ impl SubscriptionReader for MemoryStore {
         tenant: &TenantId,
     ) -> Result<Option<StoredSubscription>, StoreError> {
         Ok(self.tables().subscriptions.get(tenant).cloned())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+        now: UnixTime,
+    ) -> Result<Begun, StoreError> {
+        let mut tables = self.tables();
+        let slot = (tenant.clone(), key.clone());
+        if let Some(existing) = tables.idempotency.get(&slot).filter(|r| r.is_live(now)) {
+            return Ok(Begun::Existing(existing.clone()));
+        }
+        tables.idempotency.insert(slot, record.clone());
+        Ok(Begun::Started)
+    }
+
+    async fn complete_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        let slot = (tenant.clone(), key.clone());
+        self.tables().idempotency.insert(slot, record.clone());
+        Ok(())
+    }
+
+    async fn release_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+    ) -> Result<(), StoreError> {
+        let slot = (tenant.clone(), key.clone());
+        self.tables().idempotency.remove(&slot);
+        Ok(())
     }
 }
 

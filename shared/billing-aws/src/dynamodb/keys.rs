@@ -33,6 +33,10 @@ pub(super) fn event_pk(provider: Provider, event_id: &str) -> String {
     format!("EVENT#{provider}#{event_id}")
 }
 
+pub(super) fn idempotency_sk(key: &str) -> String {
+    format!("IDEMPOTENCY#{key}")
+}
+
 pub(super) fn parked_pk(provider: Provider) -> String {
     format!("PARKED#{provider}")
 }

@@ -13,6 +13,7 @@
 //! |-----------------------------|----------------------------------------|-----------------------|------------------|
 //! | subscription record         | `TENANT#{tenant}`                      | `SUBSCRIPTION`        | `revision` (N), `record` (S, JSON), projections (below) |
 //! | tenant's provider customer  | `TENANT#{tenant}`                      | `CUSTOMER#{provider}` | `customer_id`, `provider`, `tenant_id` |
+//! | idempotency record (our API) | `TENANT#{tenant}`                     | `IDEMPOTENCY#{key}`   | `fingerprint`, `locked_until` or `status` + `body`, `expires_at` (N, TTL) |
 //! | provider id → tenant        | `REF#{provider}#{customer\|subscription}#{id}` | `REF`         | `tenant_id` |
 //! | dedupe key (seen event)     | `EVENT#{provider}#{event_id}`          | `EVENT`               | `tenant_id`, `expires_at` (N, TTL) |
 //! | parked event                | `PARKED#{provider}`                    | `{event_id}`          | `envelope` (S, JSON), `reason`, `parked_at` (N), `event_type` |
@@ -43,10 +44,12 @@
 //! # Files
 //!
 //! `keys` is the layout above, `item` the record's encoding, `commit` the
-//! conditional writes and what a cancelled transaction means, `table` the
-//! set-up for tests and local runs; this file holds the reads and the ports.
+//! conditional writes and what a cancelled transaction means, `idempotency`
+//! our API's idempotency records, `table` the set-up for tests and local
+//! runs; this file holds the reads and the ports.
 
 mod commit;
+mod idempotency;
 mod item;
 mod keys;
 mod table;
@@ -60,11 +63,12 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
+use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use billing_domain::ports::{
-    CommitOutcome, CustomerRegistry, EventCommit, EventLedger, ParkedEvent, ProviderRef,
-    StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+    Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
+    ParkedEvent, ProviderRef, StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
 };
-use billing_domain::{Provider, TenantId};
+use billing_domain::{Provider, TenantId, UnixTime};
 use commit::{names_in, ITEM_IS_NEW};
 use item::{n, read_subscription, s, string_attribute, Item};
 use keys::{customer_sk, parked_pk, ref_pk, tenant_pk, REF_SK, SUBSCRIPTION_SK};
@@ -243,5 +247,36 @@ impl EventLedger for DynamoStore {
             }
             Err(err) => Err(store_error("PutItem parked event", &err)),
         }
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoStore {
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+        now: UnixTime,
+    ) -> Result<Begun, StoreError> {
+        self.begin_idempotent_request(tenant, key, record, now)
+            .await
+    }
+
+    async fn complete_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        self.complete_idempotent_request(tenant, key, record).await
+    }
+
+    async fn release_request(
+        &self,
+        tenant: &TenantId,
+        key: &IdempotencyKey,
+    ) -> Result<(), StoreError> {
+        self.release_idempotent_request(tenant, key).await
     }
 }

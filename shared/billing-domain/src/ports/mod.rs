@@ -7,6 +7,7 @@
 
 mod customers;
 mod gateway;
+mod idempotency;
 mod ledger;
 mod queue;
 mod secrets;
@@ -18,6 +19,7 @@ pub use customers::CustomerRegistry;
 pub use gateway::{
     BillingGateway, CheckoutRequest, CheckoutSession, CustomerContact, ProviderError,
 };
+pub use idempotency::{Begun, IdempotencyStore};
 pub use ledger::{CommitOutcome, EventCommit, EventLedger, ParkedEvent, SubscriptionWrite};
 pub use queue::{EventQueue, QueueError};
 pub use secrets::{SecretSource, SecretText};

@@ -1,7 +1,8 @@
 //! The store contract: the behaviours every implementation of the storage
-//! ports (`EventLedger` + `CustomerRegistry`) must show, written once and run
-//! against each store — the memory store, the DynamoDB store over moto, and
-//! any later embedded store — so they cannot drift apart.
+//! ports (`EventLedger`, `CustomerRegistry`, `IdempotencyStore`) must show,
+//! written once and run against each store (the memory store, the DynamoDB
+//! store over moto, the embedded store) so they cannot drift apart. The
+//! idempotency behaviours are in `idempotency.rs`.
 //!
 //! Each behaviour is a public async function taking the store and a
 //! [`Seed`] that makes its tenant, event and provider ids unique, so stores
@@ -15,6 +16,10 @@
 //!
 //! The crate using the macro needs `tokio` (with `macros` and
 //! `rt-multi-thread`) among its dev-dependencies.
+
+mod idempotency;
+
+pub use idempotency::*;
 
 use billing_domain::event::{
     CheckoutDetails, EventKind, InvoiceDetails, ProviderEvent, SnapshotChange, SubscriptionSnapshot,
@@ -54,7 +59,22 @@ macro_rules! store_contract_tests {
             park_is_idempotent,
             event_without_tenant_is_routed_by_claims_or_parked,
             shuffled_duplicated_delivery_converges_on_the_in_order_record,
+            a_key_begins_once_and_a_repeat_finds_it_in_progress,
+            a_completed_request_is_found_with_its_answer,
+            an_ended_lock_or_an_expired_record_frees_the_key,
+            a_released_key_begins_afresh,
+            keys_belong_to_one_tenant,
         );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_requests_with_one_key_start_exactly_once() {
+            let store = ::std::sync::Arc::new(($factory)().await);
+            $crate::store_contract::concurrent_requests_with_one_key_start_exactly_once(
+                store,
+                &$crate::store_contract::Seed::unique(),
+            )
+            .await;
+        }
 
         // Several tasks on several threads deliver at once, so commits race
         // between their read and their conditional write.
