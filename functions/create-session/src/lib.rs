@@ -9,11 +9,11 @@ mod redirects;
 
 use billing_domain::commands::{self, CommandError, NewCheckout};
 use billing_domain::ports::{
-    BillingGateway, CustomerContact, CustomerRegistry, ProviderError, StoreError,
+    BillingGateway, CustomerContact, CustomerRegistry, IdempotencyStore, ProviderError,
     SubscriptionReader,
 };
-use billing_domain::{Action, Catalog, TenantId};
-use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
+use billing_domain::{Action, Catalog, TenantId, UnixTime};
+use billing_lambda::{idempotency, json_response, request, ApiError, ConfigError, Env};
 pub use compose::build;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -62,7 +62,7 @@ pub struct SessionResponse {
     pub session_id: String,
 }
 
-impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
+impl<S: CustomerRegistry + SubscriptionReader + IdempotencyStore> SessionApi<S> {
     /// `gateways` must not be empty; the first is the default provider.
     pub fn new(
         store: S,
@@ -112,7 +112,9 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         ))
     }
 
-    pub async fn handle(&self, request: Request) -> Response<Body> {
+    /// Serves one request at `now`. A request with an `Idempotency-Key`
+    /// runs once per key and tenant; a repeat gets the first answer.
+    pub async fn handle(&self, request: Request, now: UnixTime) -> Response<Body> {
         if request.method() != Method::POST {
             return ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -122,40 +124,46 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             .into_response();
         }
         let request_id = request::request_id(&request);
-        let result = if request
-            .raw_http_path()
-            .trim_end_matches('/')
-            .ends_with("/billing/portal")
-        {
-            self.portal(&request, &request_id)
-                .await
-                .map(|portal| json_response(StatusCode::OK, &portal))
-        } else {
-            self.create(&request, &request_id)
-                .await
-                .map(|session| json_response(StatusCode::OK, &session))
+        // Who may act is settled before the key is looked at, so a refused
+        // caller leaves no record behind.
+        let tenant = match request::tenant(&request, &self.tenant_claim).and_then(|tenant| {
+            request::authorize(&request, &self.role_claim, Action::Manage).map(|_| tenant)
+        }) {
+            Ok(tenant) => tenant,
+            Err(e) => return refused(&request_id, e),
         };
-        match result {
-            Ok(response) => response,
-            Err(e) => {
-                tracing::info!(
-                    request_id,
-                    status = e.status.as_u16(),
-                    code = e.code,
-                    "checkout refused"
-                );
-                e.into_response()
-            }
-        }
+        idempotency::run(
+            &self.store,
+            &request,
+            &tenant,
+            now,
+            IDEMPOTENCY_LOCK_SECONDS,
+            || async {
+                let result = if request
+                    .raw_http_path()
+                    .trim_end_matches('/')
+                    .ends_with("/billing/portal")
+                {
+                    self.portal(&request, &tenant, &request_id)
+                        .await
+                        .map(|portal| json_response(StatusCode::OK, &portal))
+                } else {
+                    self.create(&request, &tenant, &request_id)
+                        .await
+                        .map(|session| json_response(StatusCode::OK, &session))
+                };
+                result.unwrap_or_else(|e| refused(&request_id, e))
+            },
+        )
+        .await
     }
 
     async fn create(
         &self,
         request: &Request,
+        tenant: &TenantId,
         request_id: &str,
     ) -> Result<SessionResponse, ApiError> {
-        let tenant = request::tenant(request, &self.tenant_claim)?;
-        request::authorize(request, &self.role_claim, Action::Manage)?;
         let body: SessionRequest =
             serde_json::from_slice(request::raw_body(request)).map_err(|e| {
                 ApiError::bad_request(
@@ -168,9 +176,9 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
 
         let existing = self
             .store
-            .get_subscription(&tenant)
+            .get_subscription(tenant)
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from_store)?;
         let choice = commands::choose_checkout(
             &self.catalog,
             &self.gateways,
@@ -178,7 +186,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             body.provider.as_deref(),
             &body.plan,
         )
-        .map_err(|e| command_error(e, &tenant))?;
+        .map_err(|e| command_error(e, tenant))?;
         let started = commands::start_checkout(
             &self.store,
             &choice,
@@ -191,7 +199,7 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             },
         )
         .await
-        .map_err(|e| command_error(e, &tenant))?;
+        .map_err(|e| command_error(e, tenant))?;
         let provider = choice.gateway.provider();
         if started.lost_customer_race {
             tracing::warn!(tenant = %tenant, provider = %provider, "a concurrent request stored another customer first; using it");
@@ -206,10 +214,9 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
     async fn portal(
         &self,
         request: &Request,
+        tenant: &TenantId,
         request_id: &str,
     ) -> Result<PortalResponse, ApiError> {
-        let tenant = request::tenant(request, &self.tenant_claim)?;
-        request::authorize(request, &self.role_claim, Action::Manage)?;
         let body: PortalRequest =
             serde_json::from_slice(request::raw_body(request)).map_err(|e| {
                 ApiError::bad_request(
@@ -219,12 +226,27 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
             })?;
         self.origins.check("returnUrl", &body.return_url)?;
         let (url, provider) =
-            commands::open_portal(&self.store, &self.gateways, &tenant, &body.return_url)
+            commands::open_portal(&self.store, &self.gateways, tenant, &body.return_url)
                 .await
-                .map_err(|e| command_error(e, &tenant))?;
+                .map_err(|e| command_error(e, tenant))?;
         tracing::info!(request_id, tenant = %tenant, provider = %provider, "portal session created");
         Ok(PortalResponse { url })
     }
+}
+
+/// How long a request holds its `Idempotency-Key` if it never finishes (a
+/// crashed invocation): longer than the function's 20 s timeout.
+const IDEMPOTENCY_LOCK_SECONDS: i64 = 30;
+
+/// A refusal, logged and answered.
+fn refused(request_id: &str, e: ApiError) -> Response<Body> {
+    tracing::info!(
+        request_id,
+        status = e.status.as_u16(),
+        code = e.code,
+        "checkout refused"
+    );
+    e.into_response()
 }
 
 /// A refused or failed command as the API's answer.
@@ -259,25 +281,8 @@ fn command_error(e: CommandError, tenant: &TenantId) -> ApiError {
             "no_billing_account",
             format!("{message}; start a checkout first"),
         ),
-        CommandError::Store(e) => store_error(e),
+        CommandError::Store(e) => ApiError::from_store(e),
         CommandError::Provider(e) => provider_error(e),
-    }
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, retryable = e.is_retryable(), "store call failed");
-    if e.is_retryable() {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "billing is temporarily unavailable; retry",
-        )
-    } else {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_error",
-            "billing storage failed",
-        )
     }
 }
 

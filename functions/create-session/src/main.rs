@@ -3,7 +3,7 @@
 //! handler with [`create_session::build`], as the local server does.
 
 use billing_aws::{load_sdk_config, DynamoStore, SecretsManagerSource};
-use billing_lambda::{logging, Env};
+use billing_lambda::{clock, logging, Env};
 use billing_providers::credentials;
 use lambda_http::{service_fn, Error, Request};
 
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     let api = create_session::build(&env, store, &secrets)?;
     let api = &api;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(api.handle(request).await)
+        Ok::<_, Error>(api.handle(request, clock::now()).await)
     }))
     .await
 }

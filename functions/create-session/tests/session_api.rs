@@ -13,6 +13,9 @@ use lambda_http::{Body, Request};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
+/// The clock of every request here; idempotency records expire from it.
+const NOW: UnixTime = UnixTime(1_800_000_000);
+
 #[derive(Default)]
 struct Calls {
     customers: Vec<String>,
@@ -123,7 +126,7 @@ fn with_body(body: Value) -> Request {
 }
 
 async fn call(api: &SessionApi<MemoryStore>, req: Request) -> (u16, Value) {
-    let response = api.handle(req).await;
+    let response = api.handle(req, NOW).await;
     let Body::Text(text) = response.body() else {
         panic!("JSON text body")
     };
@@ -640,4 +643,150 @@ async fn the_role_claim_is_configurable() {
 
 fn sample_body() -> Value {
     serde_json::from_str(sample()["body"].as_str().unwrap()).unwrap()
+}
+
+/// `request` with an `Idempotency-Key` header.
+fn with_key(mut request: Request, key: &str) -> Request {
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+async fn call_at(api: &SessionApi<MemoryStore>, req: Request, now: UnixTime) -> (u16, Value, bool) {
+    let response = api.handle(req, now).await;
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let Body::Text(text) = response.body() else {
+        panic!("JSON text body")
+    };
+    (
+        response.status().as_u16(),
+        serde_json::from_str(text).unwrap(),
+        replayed,
+    )
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_gets_the_first_answer_without_a_second_provider_call() {
+    let gateway = RecordingGateway::default();
+    let api = api(MemoryStore::new(), gateway.clone());
+    let (status, first, replayed) =
+        call_at(&api, with_key(with_body(sample_body()), "key-1"), NOW).await;
+    assert_eq!((status, replayed), (200, false), "{first}");
+    let later = UnixTime(NOW.0 + 3_600);
+    let (status, again, replayed) =
+        call_at(&api, with_key(with_body(sample_body()), "key-1"), later).await;
+    assert_eq!((status, replayed), (200, true));
+    assert_eq!(again, first);
+    assert_eq!(gateway.calls.lock().unwrap().checkouts.len(), 1);
+    // Without a key, or with another, the request runs again.
+    call_at(&api, with_body(sample_body()), later).await;
+    call_at(&api, with_key(with_body(sample_body()), "key-2"), later).await;
+    assert_eq!(gateway.calls.lock().unwrap().checkouts.len(), 3);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_or_route_is_422_and_runs_nothing() {
+    let gateway = RecordingGateway::default();
+    let api = api(MemoryStore::new(), gateway.clone());
+    call_at(&api, with_key(with_body(sample_body()), "key-1"), NOW).await;
+    let other_plan = body("team", "https://app.example.com/billing/success");
+    for request in [with_body(other_plan), portal_request(portal_body())] {
+        let (status, body, _) = call_at(&api, with_key(request, "key-1"), NOW).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["code"], "idempotency_key_reused");
+    }
+    let calls = gateway.calls.lock().unwrap();
+    assert_eq!((calls.checkouts.len(), calls.portals.len()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_repeat_while_the_first_still_runs_is_409_until_its_lock_ends() {
+    use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
+    let store = MemoryStore::new();
+    let gateway = RecordingGateway::default();
+    // A first request that began and never finished (its invocation died).
+    let request = with_key(with_body(sample_body()), "key-1");
+    let fingerprint = billing_lambda::idempotency::fingerprint(&request);
+    let key = IdempotencyKey::parse("key-1").unwrap();
+    let tenant = TenantId::parse("org_acme").unwrap();
+    let running = IdempotencyRecord::begin(fingerprint, NOW, 30);
+    store
+        .begin_request(&tenant, &key, &running, NOW)
+        .await
+        .unwrap();
+    let api = api(store, gateway.clone());
+    let (status, body, _) = call_at(
+        &api,
+        with_key(with_body(sample_body()), "key-1"),
+        UnixTime(NOW.0 + 29),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "request_in_progress");
+    assert!(gateway.calls.lock().unwrap().checkouts.is_empty());
+    let (status, _, _) = call_at(
+        &api,
+        with_key(with_body(sample_body()), "key-1"),
+        UnixTime(NOW.0 + 30),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_provider_outage_is_not_kept_so_the_retry_runs_afresh() {
+    let failing = RecordingGateway {
+        fail_with: Some(ProviderError::Transient {
+            provider: Provider::Stripe,
+            message: "timeout".into(),
+        }),
+        ..RecordingGateway::default()
+    };
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let api_failing = SessionApi::from_env(&env(), store.clone(), vec![Box::new(failing)]).unwrap();
+    let (status, _, _) =
+        call_at_arc(&api_failing, with_key(with_body(sample_body()), "key-1")).await;
+    assert_eq!(status, 503);
+    let working = RecordingGateway::default();
+    let api_working = SessionApi::from_env(&env(), store, vec![Box::new(working.clone())]).unwrap();
+    let (status, _, replayed) =
+        call_at_arc(&api_working, with_key(with_body(sample_body()), "key-1")).await;
+    assert_eq!((status, replayed), (200, false));
+    assert_eq!(working.calls.lock().unwrap().checkouts.len(), 1);
+}
+
+async fn call_at_arc(
+    api: &SessionApi<std::sync::Arc<MemoryStore>>,
+    req: Request,
+) -> (u16, Value, bool) {
+    let response = api.handle(req, NOW).await;
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let Body::Text(text) = response.body() else {
+        panic!("JSON text body")
+    };
+    (
+        response.status().as_u16(),
+        serde_json::from_str(text).unwrap(),
+        replayed,
+    )
+}
+
+#[tokio::test]
+async fn a_malformed_key_is_400_and_a_refused_role_records_nothing() {
+    let gateway = RecordingGateway::default();
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let api = SessionApi::from_env(&env(), store.clone(), vec![Box::new(gateway.clone())]).unwrap();
+    for key in ["has space", &"k".repeat(256)] {
+        let (status, body, _) = call_at_arc(&api, with_key(with_body(sample_body()), key)).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_request");
+    }
+    let viewer = as_role(with_key(with_body(sample_body()), "key-v"), Some("viewer"));
+    assert_eq!(call_at_arc(&api, viewer).await.0, 403);
+    // The owner's request under the same key runs: the refusal kept nothing.
+    let (status, _, replayed) =
+        call_at_arc(&api, with_key(with_body(sample_body()), "key-v")).await;
+    assert_eq!((status, replayed), (200, false));
+    assert_eq!(gateway.calls.lock().unwrap().checkouts.len(), 1);
 }

@@ -15,7 +15,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use billing_domain::ports::{CustomerRegistry, EventLedger, EventQueue, SecretSource};
+use billing_domain::ports::{
+    CustomerRegistry, EventLedger, EventQueue, IdempotencyStore, SecretSource,
+};
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
 use billing_lambda::{clock, Env};
@@ -30,8 +32,8 @@ use webhook_process::EventProcessor;
 use webhook_receive::WebhookReceiver;
 
 /// Everything the handlers need from storage.
-pub trait BillingStore: EventLedger + CustomerRegistry {}
-impl<T: EventLedger + CustomerRegistry + ?Sized> BillingStore for T {}
+pub trait BillingStore: EventLedger + CustomerRegistry + IdempotencyStore {}
+impl<T: EventLedger + CustomerRegistry + IdempotencyStore + ?Sized> BillingStore for T {}
 
 type Store = Arc<dyn BillingStore>;
 
@@ -325,7 +327,7 @@ async fn serve_api(
         }
     };
     let response = match route.function {
-        Function::CreateSession => api.session.handle(request).await,
+        Function::CreateSession => api.session.handle(request, clock::now()).await,
         Function::GetStatus => api.status.handle(request, clock::now()).await,
         Function::WebhookReceive => api.receiver.handle(request, clock::now()).await,
     };

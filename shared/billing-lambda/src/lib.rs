@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod idempotency;
 pub mod logging;
 pub mod request;
 pub mod response;

@@ -23,6 +23,25 @@ impl ApiError {
         }
     }
 
+    /// A store failure: 503 `store_unavailable` when a retry may succeed,
+    /// else 500 `store_error`. Logged here with whether it is retryable.
+    pub fn from_store(e: billing_domain::ports::StoreError) -> Self {
+        tracing::error!(error = %e, retryable = e.is_retryable(), "store call failed");
+        if e.is_retryable() {
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "billing is temporarily unavailable; retry",
+            )
+        } else {
+            Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store_error",
+                "billing storage failed",
+            )
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

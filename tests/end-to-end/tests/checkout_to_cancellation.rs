@@ -345,7 +345,10 @@ async fn checkout_webhooks_and_status_through_all_four_handlers() {
         .with_base_url(stripe_url);
     let sessions = SessionApi::from_env(&env, system.store(), vec![Box::new(gateway)]).unwrap();
     let response = sessions
-        .handle(request(&sample("create-session.json")))
+        .handle(
+            request(&sample("create-session.json")),
+            UnixTime(1_770_000_000),
+        )
         .await;
     assert_eq!(response.status(), 200, "{}", json_body(&response));
     assert_eq!(
@@ -379,7 +382,10 @@ async fn checkout_webhooks_and_status_through_all_four_handlers() {
     // A second checkout for the now-subscribed tenant is refused and Stripe is not called again.
     let calls_before = stub.calls.lock().unwrap().len();
     let response = sessions
-        .handle(request(&sample("create-session.json")))
+        .handle(
+            request(&sample("create-session.json")),
+            UnixTime(1_770_000_000),
+        )
         .await;
     assert_eq!(response.status(), 409);
     assert_eq!(stub.calls.lock().unwrap().len(), calls_before);
