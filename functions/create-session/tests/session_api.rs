@@ -126,13 +126,24 @@ fn with_body(body: Value) -> Request {
 }
 
 async fn call(api: &SessionApi<MemoryStore>, req: Request) -> (u16, Value) {
-    let response = api.handle(req, NOW).await;
+    let (status, body, _) = call_at(api, req, NOW).await;
+    (status, body)
+}
+
+/// Status, JSON body and whether the answer is a stored replay.
+async fn call_at<S>(api: &SessionApi<S>, req: Request, now: UnixTime) -> (u16, Value, bool)
+where
+    S: CustomerRegistry + SubscriptionReader + IdempotencyStore,
+{
+    let response = api.handle(req, now).await;
+    let replayed = response.headers().get("idempotent-replayed").is_some();
     let Body::Text(text) = response.body() else {
         panic!("JSON text body")
     };
     (
         response.status().as_u16(),
         serde_json::from_str(text).unwrap(),
+        replayed,
     )
 }
 
@@ -653,19 +664,6 @@ fn with_key(mut request: Request, key: &str) -> Request {
     request
 }
 
-async fn call_at(api: &SessionApi<MemoryStore>, req: Request, now: UnixTime) -> (u16, Value, bool) {
-    let response = api.handle(req, now).await;
-    let replayed = response.headers().get("idempotent-replayed").is_some();
-    let Body::Text(text) = response.body() else {
-        panic!("JSON text body")
-    };
-    (
-        response.status().as_u16(),
-        serde_json::from_str(text).unwrap(),
-        replayed,
-    )
-}
-
 #[tokio::test]
 async fn a_repeated_idempotency_key_gets_the_first_answer_without_a_second_provider_call() {
     let gateway = RecordingGateway::default();
@@ -745,31 +743,23 @@ async fn a_provider_outage_is_not_kept_so_the_retry_runs_afresh() {
     };
     let store = std::sync::Arc::new(MemoryStore::new());
     let api_failing = SessionApi::from_env(&env(), store.clone(), vec![Box::new(failing)]).unwrap();
-    let (status, _, _) =
-        call_at_arc(&api_failing, with_key(with_body(sample_body()), "key-1")).await;
+    let (status, _, _) = call_at(
+        &api_failing,
+        with_key(with_body(sample_body()), "key-1"),
+        NOW,
+    )
+    .await;
     assert_eq!(status, 503);
     let working = RecordingGateway::default();
     let api_working = SessionApi::from_env(&env(), store, vec![Box::new(working.clone())]).unwrap();
-    let (status, _, replayed) =
-        call_at_arc(&api_working, with_key(with_body(sample_body()), "key-1")).await;
+    let (status, _, replayed) = call_at(
+        &api_working,
+        with_key(with_body(sample_body()), "key-1"),
+        NOW,
+    )
+    .await;
     assert_eq!((status, replayed), (200, false));
     assert_eq!(working.calls.lock().unwrap().checkouts.len(), 1);
-}
-
-async fn call_at_arc(
-    api: &SessionApi<std::sync::Arc<MemoryStore>>,
-    req: Request,
-) -> (u16, Value, bool) {
-    let response = api.handle(req, NOW).await;
-    let replayed = response.headers().get("idempotent-replayed").is_some();
-    let Body::Text(text) = response.body() else {
-        panic!("JSON text body")
-    };
-    (
-        response.status().as_u16(),
-        serde_json::from_str(text).unwrap(),
-        replayed,
-    )
 }
 
 #[tokio::test]
@@ -778,15 +768,15 @@ async fn a_malformed_key_is_400_and_a_refused_role_records_nothing() {
     let store = std::sync::Arc::new(MemoryStore::new());
     let api = SessionApi::from_env(&env(), store.clone(), vec![Box::new(gateway.clone())]).unwrap();
     for key in ["has space", &"k".repeat(256)] {
-        let (status, body, _) = call_at_arc(&api, with_key(with_body(sample_body()), key)).await;
+        let (status, body, _) = call_at(&api, with_key(with_body(sample_body()), key), NOW).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["code"], "invalid_request");
     }
     let viewer = as_role(with_key(with_body(sample_body()), "key-v"), Some("viewer"));
-    assert_eq!(call_at_arc(&api, viewer).await.0, 403);
+    assert_eq!(call_at(&api, viewer, NOW).await.0, 403);
     // The owner's request under the same key runs: the refusal kept nothing.
     let (status, _, replayed) =
-        call_at_arc(&api, with_key(with_body(sample_body()), "key-v")).await;
+        call_at(&api, with_key(with_body(sample_body()), "key-v"), NOW).await;
     assert_eq!((status, replayed), (200, false));
     assert_eq!(gateway.calls.lock().unwrap().checkouts.len(), 1);
 }
