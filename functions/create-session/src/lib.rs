@@ -194,7 +194,13 @@ impl<S: CustomerRegistry + SubscriptionReader + IdempotencyStore> SessionApi<S> 
                 tenant: tenant.clone(),
                 success_url: body.success_url,
                 cancel_url: body.cancel_url,
-                idempotency_key: format!("checkout:{}", uuid::Uuid::new_v4()),
+                // The same on every run under one Idempotency-Key, so a rerun
+                // after a 5xx or a crash cannot open a second checkout.
+                idempotency_key: format!(
+                    "checkout:{}",
+                    idempotency::provider_key(request, tenant)
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+                ),
                 contact: body.customer,
             },
         )
@@ -235,8 +241,9 @@ impl<S: CustomerRegistry + SubscriptionReader + IdempotencyStore> SessionApi<S> 
 }
 
 /// How long a request holds its `Idempotency-Key` if it never finishes (a
-/// crashed invocation): longer than the function's 20 s timeout.
-const IDEMPOTENCY_LOCK_SECONDS: i64 = 30;
+/// crashed invocation): longer than the function's timeout in
+/// `template.yaml` (a test holds the two together).
+pub const IDEMPOTENCY_LOCK_SECONDS: i64 = 30;
 
 /// A refusal, logged and answered.
 fn refused(request_id: &str, e: ApiError) -> Response<Body> {

@@ -780,3 +780,180 @@ async fn a_malformed_key_is_400_and_a_refused_role_records_nothing() {
     assert_eq!((status, replayed), (200, false));
     assert_eq!(gateway.calls.lock().unwrap().checkouts.len(), 1);
 }
+
+/// A provider that times out on the first checkout (after taking it, as a
+/// real timeout may) and answers the next; it records every idempotency key
+/// it is sent.
+#[derive(Clone, Default)]
+struct FlakyGateway {
+    keys: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl BillingGateway for FlakyGateway {
+    fn provider(&self) -> Provider {
+        Provider::Stripe
+    }
+
+    async fn create_checkout_session(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, ProviderError> {
+        let mut keys = self.keys.lock().unwrap();
+        keys.push(request.idempotency_key.clone());
+        if keys.len() == 1 {
+            return Err(ProviderError::Transient {
+                provider: Provider::Stripe,
+                message: "timed out".into(),
+            });
+        }
+        Ok(CheckoutSession {
+            id: "cs_1".into(),
+            url: "https://checkout.stripe.com/c/pay/cs_1".into(),
+        })
+    }
+
+    async fn cancel_at_period_end(&self, _: &str) -> Result<(), ProviderError> {
+        unreachable!("checkout never cancels")
+    }
+}
+
+#[tokio::test]
+async fn a_rerun_under_one_idempotency_key_sends_the_provider_the_same_key() {
+    let gateway = FlakyGateway::default();
+    let api =
+        SessionApi::from_env(&env(), MemoryStore::new(), vec![Box::new(gateway.clone())]).unwrap();
+    let request = || with_key(with_body(sample_body()), "key-1");
+    assert_eq!(call_at(&api, request(), NOW).await.0, 503);
+    assert_eq!(call_at(&api, request(), NOW).await.0, 200);
+    // Another key, or none, is another checkout for the provider too.
+    call_at(&api, with_key(with_body(sample_body()), "key-2"), NOW).await;
+    call_at(&api, with_body(sample_body()), NOW).await;
+    call_at(&api, with_body(sample_body()), NOW).await;
+    let keys = gateway.keys.lock().unwrap();
+    assert_eq!(keys.len(), 5);
+    assert_eq!(keys[0], keys[1], "the rerun reuses the provider key");
+    assert!(keys[0].starts_with("checkout:"));
+    let distinct: std::collections::HashSet<_> = keys[1..].iter().collect();
+    assert_eq!(distinct.len(), 4, "{keys:?}");
+}
+
+/// The memory store, with idempotency calls failing as an unreachable store would.
+struct IdempotencyDown {
+    store: MemoryStore,
+    fail_begin: bool,
+}
+
+#[async_trait]
+impl SubscriptionReader for IdempotencyDown {
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<StoredSubscription>, StoreError> {
+        self.store.get_subscription(tenant).await
+    }
+}
+
+#[async_trait]
+impl CustomerRegistry for IdempotencyDown {
+    async fn customer_id(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<Option<String>, StoreError> {
+        self.store.customer_id(tenant, provider).await
+    }
+
+    async fn claim_customer(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        customer_id: &str,
+    ) -> Result<String, StoreError> {
+        self.store
+            .claim_customer(tenant, provider, customer_id)
+            .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for IdempotencyDown {
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        key: &billing_domain::idempotency::IdempotencyKey,
+        record: &billing_domain::idempotency::IdempotencyRecord,
+        now: UnixTime,
+    ) -> Result<Begun, StoreError> {
+        if self.fail_begin {
+            return Err(StoreError::Transient("throttled".into()));
+        }
+        self.store.begin_request(tenant, key, record, now).await
+    }
+
+    async fn complete_request(
+        &self,
+        _: &TenantId,
+        _: &billing_domain::idempotency::IdempotencyKey,
+        _: &billing_domain::idempotency::IdempotencyRecord,
+        _: &billing_domain::idempotency::IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        Err(StoreError::Transient("throttled".into()))
+    }
+
+    async fn release_request(
+        &self,
+        _: &TenantId,
+        _: &billing_domain::idempotency::IdempotencyKey,
+        _: &billing_domain::idempotency::IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        Err(StoreError::Transient("throttled".into()))
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_store_outage_before_the_request_is_503_and_calls_no_provider() {
+    let gateway = RecordingGateway::default();
+    let store = IdempotencyDown {
+        store: MemoryStore::new(),
+        fail_begin: true,
+    };
+    let api = SessionApi::from_env(&env(), store, vec![Box::new(gateway.clone())]).unwrap();
+    let (status, body, _) = call_at(&api, with_key(with_body(sample_body()), "key-1"), NOW).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    assert!(gateway.calls.lock().unwrap().checkouts.is_empty());
+}
+
+#[tokio::test]
+async fn an_answer_stands_when_its_record_cannot_be_updated() {
+    let gateway = RecordingGateway::default();
+    let store = IdempotencyDown {
+        store: MemoryStore::new(),
+        fail_begin: false,
+    };
+    let api = SessionApi::from_env(&env(), store, vec![Box::new(gateway.clone())]).unwrap();
+    let (status, body, _) = call_at(&api, with_key(with_body(sample_body()), "key-1"), NOW).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(gateway.calls.lock().unwrap().checkouts.len(), 1);
+}
+
+#[tokio::test]
+async fn a_replay_carries_the_first_answers_headers_and_the_replay_mark() {
+    let api = api(MemoryStore::new(), RecordingGateway::default());
+    let first = api
+        .handle(with_key(with_body(sample_body()), "key-1"), NOW)
+        .await;
+    let again = api
+        .handle(with_key(with_body(sample_body()), "key-1"), NOW)
+        .await;
+    for header in ["content-type", "cache-control"] {
+        assert_eq!(
+            first.headers().get(header),
+            again.headers().get(header),
+            "{header}"
+        );
+    }
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+}

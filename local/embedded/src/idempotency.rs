@@ -1,14 +1,15 @@
 //! Idempotency records of our own API in the embedded store: table
 //! `idempotency_keys`, key (tenant, `Idempotency-Key`), value
-//! `{fingerprint, locked_until | status + body, expires_at}`. Beginning reads
-//! and writes inside one write transaction, so of two concurrent requests
-//! with one key exactly one starts, as DynamoDB's conditional put ensures.
+//! `{fingerprint, locked_until | status + body, expires_at}`. Every change
+//! reads and writes inside one write transaction: of two concurrent requests
+//! with one key exactly one starts, and only the request whose record still
+//! holds the key completes or releases it, as DynamoDB's conditions ensure.
 
 use crate::failure::{decode, encode, Failure};
 use crate::store::EmbeddedStore;
 use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord, RecordState};
-use billing_domain::ports::{Begun, IdempotencyStore, StoreError};
+use billing_domain::ports::{Begun, IdempotencyStore, Settled, StoreError};
 use billing_domain::{TenantId, UnixTime};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -81,17 +82,7 @@ impl IdempotencyStore for EmbeddedStore {
         self.run("beginning an idempotent request", move |db| {
             let row = encode("idempotency record", &row)?;
             let txn = db.begin_write()?;
-            let existing = {
-                let table = txn.open_table(IDEMPOTENCY_KEYS)?;
-                let found = table.get((tenant.as_str(), key.as_str()))?;
-                match found {
-                    Some(bytes) => Some(
-                        decode::<RecordRow>("idempotency record", bytes.value())?.into_record()?,
-                    ),
-                    None => None,
-                }
-            };
-            if let Some(existing) = existing.filter(|e| e.is_live(now)) {
+            if let Some(existing) = read_record(&txn, &tenant, &key)?.filter(|e| e.is_live(now)) {
                 txn.abort()?;
                 return Ok(Begun::Existing(existing));
             }
@@ -107,17 +98,22 @@ impl IdempotencyStore for EmbeddedStore {
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        record: &IdempotencyRecord,
-    ) -> Result<(), StoreError> {
+        begun: &IdempotencyRecord,
+        completed: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
         let (tenant, key) = (tenant.as_str().to_owned(), key.as_str().to_owned());
-        let row = RecordRow::from_record(record);
+        let (begun, row) = (begun.clone(), RecordRow::from_record(completed));
         self.run("completing an idempotent request", move |db| {
             let row = encode("idempotency record", &row)?;
             let txn = db.begin_write()?;
+            if read_record(&txn, &tenant, &key)?.as_ref() != Some(&begun) {
+                txn.abort()?;
+                return Ok(Settled::Lost);
+            }
             txn.open_table(IDEMPOTENCY_KEYS)?
                 .insert((tenant.as_str(), key.as_str()), row.as_slice())?;
             txn.commit()?;
-            Ok(())
+            Ok(Settled::Held)
         })
         .await
     }
@@ -126,15 +122,37 @@ impl IdempotencyStore for EmbeddedStore {
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-    ) -> Result<(), StoreError> {
+        begun: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
         let (tenant, key) = (tenant.as_str().to_owned(), key.as_str().to_owned());
+        let begun = begun.clone();
         self.run("releasing an idempotent request", move |db| {
             let txn = db.begin_write()?;
+            if read_record(&txn, &tenant, &key)?.as_ref() != Some(&begun) {
+                txn.abort()?;
+                return Ok(Settled::Lost);
+            }
             txn.open_table(IDEMPOTENCY_KEYS)?
                 .remove((tenant.as_str(), key.as_str()))?;
             txn.commit()?;
-            Ok(())
+            Ok(Settled::Held)
         })
         .await
+    }
+}
+
+/// The key's record as the write transaction sees it.
+fn read_record(
+    txn: &WriteTransaction,
+    tenant: &str,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, Failure> {
+    let table = txn.open_table(IDEMPOTENCY_KEYS)?;
+    let found = table.get((tenant, key))?;
+    match found {
+        Some(bytes) => Ok(Some(
+            decode::<RecordRow>("idempotency record", bytes.value())?.into_record()?,
+        )),
+        None => Ok(None),
     }
 }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use billing_domain::ports::{
     Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
-    ParkedEvent, ProviderRef, StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+    ParkedEvent, ProviderRef, Settled, StoreError, StoredSubscription, SubscriptionReader,
+    TenantDirectory,
 };
 use billing_domain::{Provider, TenantId, UnixTime};
 use billing_embedded::EmbeddedStore;
@@ -93,16 +94,20 @@ impl IdempotencyStore for StoreInTempDir {
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        record: &IdempotencyRecord,
-    ) -> Result<(), StoreError> {
-        self.store.complete_request(tenant, key, record).await
+        begun: &IdempotencyRecord,
+        completed: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        self.store
+            .complete_request(tenant, key, begun, completed)
+            .await
     }
 
     async fn release_request(
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-    ) -> Result<(), StoreError> {
-        self.store.release_request(tenant, key).await
+        begun: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        self.store.release_request(tenant, key, begun).await
     }
 }

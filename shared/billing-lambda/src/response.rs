@@ -83,11 +83,17 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
                 .expect("static response is valid");
         }
     };
+    json_text_response(status, body)
+}
+
+/// A JSON answer whose body is already encoded (a stored answer replayed),
+/// with the same headers as every other.
+pub fn json_text_response(status: StatusCode, json: String) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::from(body))
+        .body(Body::from(json))
         .expect("status and headers are valid")
 }
 

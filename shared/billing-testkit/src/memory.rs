@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
-use billing_domain::ports::{Begun, IdempotencyStore};
+use billing_domain::ports::{Begun, IdempotencyStore, Settled};
 use billing_domain::ports::{
     CommitOutcome, CustomerRegistry, EventCommit, EventLedger, EventQueue, ParkedEvent,
     ProviderRef, QueueError, SecretError, SecretSource, SecretText, StoreError, StoredSubscription,
@@ -75,21 +75,31 @@ impl IdempotencyStore for MemoryStore {
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        record: &IdempotencyRecord,
-    ) -> Result<(), StoreError> {
+        begun: &IdempotencyRecord,
+        completed: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        let mut tables = self.tables();
         let slot = (tenant.clone(), key.clone());
-        self.tables().idempotency.insert(slot, record.clone());
-        Ok(())
+        if tables.idempotency.get(&slot) != Some(begun) {
+            return Ok(Settled::Lost);
+        }
+        tables.idempotency.insert(slot, completed.clone());
+        Ok(Settled::Held)
     }
 
     async fn release_request(
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-    ) -> Result<(), StoreError> {
+        begun: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        let mut tables = self.tables();
         let slot = (tenant.clone(), key.clone());
-        self.tables().idempotency.remove(&slot);
-        Ok(())
+        if tables.idempotency.get(&slot) != Some(begun) {
+            return Ok(Settled::Lost);
+        }
+        tables.idempotency.remove(&slot);
+        Ok(Settled::Held)
     }
 }
 

@@ -4,15 +4,18 @@
 //! `expires_at` (N), the table's TTL attribute, so DynamoDB deletes records
 //! a day after they begin. Beginning is one conditional `PutItem`: of two
 //! concurrent requests with one key exactly one starts, and the other reads
-//! the record that held it from the failed condition.
+//! the record that held it from the failed condition. Completing and
+//! releasing are conditional on the record still being the one the request
+//! began, so a request that outlived its lock cannot clobber its successor.
 
 use super::item::{n, s, string_attribute, Item};
 use super::keys::{idempotency_sk, tenant_pk, TTL_ATTRIBUTE};
 use super::{store_error, DynamoStore};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord, RecordState};
-use billing_domain::ports::{Begun, StoreError};
+use billing_domain::ports::{Begun, Settled, StoreError};
 use billing_domain::{TenantId, UnixTime};
 use std::collections::HashMap;
 
@@ -117,33 +120,91 @@ impl DynamoStore {
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        record: &IdempotencyRecord,
-    ) -> Result<(), StoreError> {
-        self.client
+        begun: &IdempotencyRecord,
+        completed: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        let (names, values) = still_held(begun);
+        let result = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(record_item(tenant, key, record)))
+            .set_item(Some(record_item(tenant, key, completed)))
+            .condition_expression(STILL_HELD)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .send()
-            .await
-            .map_err(|e| store_error("PutItem completed idempotency record", &e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(Settled::Held),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(Settled::Lost)
+            }
+            Err(err) => Err(store_error("PutItem completed idempotency record", &err)),
+        }
     }
 
     pub(super) async fn release_idempotent_request(
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-    ) -> Result<(), StoreError> {
-        self.client
+        begun: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        let (names, values) = still_held(begun);
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(tenant_pk(tenant)))
             .key("sk", s(idempotency_sk(key.as_str())))
+            .condition_expression(STILL_HELD)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .send()
-            .await
-            .map_err(|e| store_error("DeleteItem idempotency record", &e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(Settled::Held),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(Settled::Lost)
+            }
+            Err(err) => Err(store_error("DeleteItem idempotency record", &err)),
+        }
     }
+}
+
+/// The record a request began still holds the key: the same fingerprint and
+/// the same lock. A later request can only take a key once the earlier
+/// lock has ended, so its `locked_until` is later: the lock is the owner's
+/// mark.
+const STILL_HELD: &str = "#fingerprint = :fingerprint AND #locked = :locked";
+
+fn still_held(
+    begun: &IdempotencyRecord,
+) -> (HashMap<String, String>, HashMap<String, AttributeValue>) {
+    let locked_until = match begun.state {
+        RecordState::InProgress { locked_until } => locked_until.seconds(),
+        // Never begun in this state; a condition no item meets.
+        RecordState::Completed { .. } => i64::MIN,
+    };
+    (
+        HashMap::from([
+            ("#fingerprint".to_owned(), "fingerprint".to_owned()),
+            ("#locked".to_owned(), "locked_until".to_owned()),
+        ]),
+        HashMap::from([
+            (":fingerprint".to_owned(), s(begun.fingerprint.as_str())),
+            (":locked".to_owned(), n(locked_until)),
+        ]),
+    )
 }
 
 #[cfg(test)]

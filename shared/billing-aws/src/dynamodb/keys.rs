@@ -4,8 +4,8 @@
 use billing_domain::ports::ProviderRef;
 use billing_domain::{Provider, TenantId};
 
-/// The TTL attribute DynamoDB expires dedupe items by. The SAM template
-/// enables TTL on the same name.
+/// The TTL attribute DynamoDB expires dedupe items and idempotency records
+/// by. The SAM template enables TTL on the same name.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 pub(super) const SUBSCRIPTION_SK: &str = "SUBSCRIPTION";

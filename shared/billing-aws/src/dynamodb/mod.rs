@@ -7,7 +7,7 @@
 //! # Item layout
 //!
 //! Key: `pk` (S, partition) + `sk` (S, sort). TTL attribute: `expires_at`
-//! (N, epoch seconds), set on dedupe items only.
+//! (N, epoch seconds), set on dedupe items and idempotency records.
 //!
 //! | item                        | `pk`                                   | `sk`                  | other attributes |
 //! |-----------------------------|----------------------------------------|-----------------------|------------------|
@@ -66,7 +66,8 @@ use aws_sdk_dynamodb::Client;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use billing_domain::ports::{
     Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
-    ParkedEvent, ProviderRef, StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+    ParkedEvent, ProviderRef, Settled, StoreError, StoredSubscription, SubscriptionReader,
+    TenantDirectory,
 };
 use billing_domain::{Provider, TenantId, UnixTime};
 use commit::{names_in, ITEM_IS_NEW};
@@ -267,16 +268,19 @@ impl IdempotencyStore for DynamoStore {
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        record: &IdempotencyRecord,
-    ) -> Result<(), StoreError> {
-        self.complete_idempotent_request(tenant, key, record).await
+        begun: &IdempotencyRecord,
+        completed: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        self.complete_idempotent_request(tenant, key, begun, completed)
+            .await
     }
 
     async fn release_request(
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-    ) -> Result<(), StoreError> {
-        self.release_idempotent_request(tenant, key).await
+        begun: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        self.release_idempotent_request(tenant, key, begun).await
     }
 }

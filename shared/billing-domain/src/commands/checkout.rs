@@ -87,7 +87,8 @@ pub struct NewCheckout {
     pub tenant: TenantId,
     pub success_url: String,
     pub cancel_url: String,
-    /// Stable across retries of this one request.
+    /// The provider's idempotency key: the same on every run of one request
+    /// (the caller derives it from the request's own `Idempotency-Key`).
     pub idempotency_key: String,
     pub contact: Option<CustomerContact>,
 }

@@ -16,6 +16,15 @@ pub enum Begun {
     Existing(IdempotencyRecord),
 }
 
+/// Whether a request still held its key when it finished. A request whose
+/// lock ended (it ran too long) may have been taken over by a later one,
+/// whose record it must neither overwrite nor delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Held,
+    Lost,
+}
+
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Writes `record` (in progress) for the key unless a record live at
@@ -29,21 +38,24 @@ pub trait IdempotencyStore: Send + Sync {
         now: UnixTime,
     ) -> Result<Begun, StoreError>;
 
-    /// Replaces the key's record with `record` (completed), the answer to
-    /// replay.
+    /// Replaces `begun`, the record this request began, with `completed`,
+    /// the answer to replay: only while `begun` still holds the key.
     async fn complete_request(
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        record: &IdempotencyRecord,
-    ) -> Result<(), StoreError>;
+        begun: &IdempotencyRecord,
+        completed: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError>;
 
-    /// Forgets the key, so a retry runs afresh.
+    /// Forgets the key so a retry runs afresh: only while `begun` still
+    /// holds it.
     async fn release_request(
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-    ) -> Result<(), StoreError>;
+        begun: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError>;
 }
 
 #[async_trait]
@@ -62,16 +74,20 @@ impl<T: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<T> {
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        record: &IdempotencyRecord,
-    ) -> Result<(), StoreError> {
-        (**self).complete_request(tenant, key, record).await
+        begun: &IdempotencyRecord,
+        completed: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        (**self)
+            .complete_request(tenant, key, begun, completed)
+            .await
     }
 
     async fn release_request(
         &self,
         tenant: &TenantId,
         key: &IdempotencyKey,
-    ) -> Result<(), StoreError> {
-        (**self).release_request(tenant, key).await
+        begun: &IdempotencyRecord,
+    ) -> Result<Settled, StoreError> {
+        (**self).release_request(tenant, key, begun).await
     }
 }

@@ -19,7 +19,7 @@ pub use customers::CustomerRegistry;
 pub use gateway::{
     BillingGateway, CheckoutRequest, CheckoutSession, CustomerContact, ProviderError,
 };
-pub use idempotency::{Begun, IdempotencyStore};
+pub use idempotency::{Begun, IdempotencyStore, Settled};
 pub use ledger::{CommitOutcome, EventCommit, EventLedger, ParkedEvent, SubscriptionWrite};
 pub use queue::{EventQueue, QueueError};
 pub use secrets::{SecretSource, SecretText};

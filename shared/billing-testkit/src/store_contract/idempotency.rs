@@ -1,11 +1,12 @@
 //! The store contract for idempotency records of our own API: every store
 //! begins a key once, keeps a completed answer, frees an expired record or an
-//! ended lock, forgets a released key, keeps tenants apart, and lets exactly
-//! one of several concurrent requests with one key start.
+//! ended lock, forgets a released key, keeps tenants apart, lets exactly one
+//! of several concurrent requests with one key start, and never lets a
+//! request that lost its key overwrite or delete its successor's record.
 
 use super::Seed;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord, RECORD_TTL_SECONDS};
-use billing_domain::ports::{Begun, IdempotencyStore};
+use billing_domain::ports::{Begun, IdempotencyStore, Settled};
 use billing_domain::UnixTime;
 use std::sync::Arc;
 
@@ -60,7 +61,8 @@ where
         .await
         .unwrap();
     let done = first.completed(200, r#"{"sessionUrl":"https://pay.example/1"}"#.into());
-    store.complete_request(&tenant, &key, &done).await.unwrap();
+    let settled = store.complete_request(&tenant, &key, &first, &done).await;
+    assert_eq!(settled.unwrap(), Settled::Held);
     // Long after the lock ended, the answer is still there.
     let later = UnixTime(NOW.0 + RECORD_TTL_SECONDS - 1);
     assert_eq!(
@@ -105,10 +107,9 @@ where
         .begin_request(&tenant, &old, &first, NOW)
         .await
         .unwrap();
-    store
-        .complete_request(&tenant, &old, &first.completed(200, "{}".into()))
-        .await
-        .unwrap();
+    let done = first.completed(200, "{}".into());
+    let settled = store.complete_request(&tenant, &old, &first, &done).await;
+    assert_eq!(settled.unwrap(), Settled::Held);
     let expired = UnixTime(NOW.0 + RECORD_TTL_SECONDS);
     assert_eq!(
         store
@@ -124,11 +125,13 @@ where
     S: IdempotencyStore,
 {
     let (tenant, key) = (seed.tenant("idem"), key(seed, "released"));
+    let first = begun("fp", NOW);
     store
-        .begin_request(&tenant, &key, &begun("fp", NOW), NOW)
+        .begin_request(&tenant, &key, &first, NOW)
         .await
         .unwrap();
-    store.release_request(&tenant, &key).await.unwrap();
+    let settled = store.release_request(&tenant, &key, &first).await;
+    assert_eq!(settled.unwrap(), Settled::Held);
     assert_eq!(
         store
             .begin_request(&tenant, &key, &begun("fp", NOW), NOW)
@@ -136,11 +139,49 @@ where
             .unwrap(),
         Begun::Started
     );
-    // Releasing a key with no record is fine too.
+    // A key with no record was not held.
+    let never = self::key(seed, "never");
+    let settled = store.release_request(&tenant, &never, &first).await;
+    assert_eq!(settled.unwrap(), Settled::Lost);
+}
+
+pub async fn a_request_that_lost_its_key_neither_completes_nor_releases_it<S>(
+    store: &S,
+    seed: &Seed,
+) where
+    S: IdempotencyStore,
+{
+    let (tenant, key) = (seed.tenant("idem"), key(seed, "taken-over"));
+    let slow = begun("fp", NOW);
     store
-        .release_request(&tenant, &self::key(seed, "never"))
+        .begin_request(&tenant, &key, &slow, NOW)
         .await
         .unwrap();
+    // Its lock ended; a retry took the key over.
+    let unlocked = UnixTime(NOW.0 + LOCK);
+    let successor = begun("fp", unlocked);
+    let took = store
+        .begin_request(&tenant, &key, &successor, unlocked)
+        .await;
+    assert_eq!(took.unwrap(), Begun::Started);
+    let late = slow.completed(200, r#"{"late":true}"#.into());
+    let settled = store.complete_request(&tenant, &key, &slow, &late).await;
+    assert_eq!(settled.unwrap(), Settled::Lost);
+    let settled = store.release_request(&tenant, &key, &slow).await;
+    assert_eq!(settled.unwrap(), Settled::Lost);
+    let found = store
+        .begin_request(&tenant, &key, &begun("fp", unlocked), unlocked)
+        .await;
+    assert_eq!(
+        found.unwrap(),
+        Begun::Existing(successor.clone()),
+        "the successor's record is untouched"
+    );
+    let done = successor.completed(200, "{}".into());
+    let settled = store
+        .complete_request(&tenant, &key, &successor, &done)
+        .await;
+    assert_eq!(settled.unwrap(), Settled::Held);
 }
 
 pub async fn keys_belong_to_one_tenant<S>(store: &S, seed: &Seed)

@@ -63,6 +63,7 @@ macro_rules! store_contract_tests {
             a_completed_request_is_found_with_its_answer,
             an_ended_lock_or_an_expired_record_frees_the_key,
             a_released_key_begins_afresh,
+            a_request_that_lost_its_key_neither_completes_nor_releases_it,
             keys_belong_to_one_tenant,
         );
 
