@@ -7,7 +7,7 @@ use crate::SessionApi;
 use billing_domain::ports::{CustomerRegistry, IdempotencyStore, SubscriptionReader};
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
-use billing_lambda::{ConfigError, Env, InitError};
+use billing_lambda::{Env, InitError};
 use billing_providers::{registry, ApiClient, HttpConfig};
 use std::time::Duration;
 
@@ -34,10 +34,9 @@ pub fn build<S: CustomerRegistry + SubscriptionReader + IdempotencyStore>(
         stripe_api_base: env.optional("STRIPE_API_BASE"),
         sandbox_api_base: env.optional("SANDBOX_API_BASE"),
     };
-    let catalog = billing_lambda::config::catalog().map_err(|e| ConfigError::Invalid {
-        name: "infra/plans.json",
-        reason: e.to_string(),
-    })?;
+    let catalog = billing_lambda::config::catalog()?;
     let gateways = registry::gateways(secrets, default, &http, &endpoints, &catalog)?;
-    Ok(SessionApi::from_env(env, store, gateways)?)
+    Ok(SessionApi::from_env_with_catalog(
+        env, store, gateways, catalog,
+    )?)
 }

@@ -87,16 +87,24 @@ impl<S: CustomerRegistry + SubscriptionReader + IdempotencyStore> SessionApi<S> 
     }
 
     /// Reads `ALLOWED_REDIRECT_ORIGINS` (required), `TENANT_CLAIM` and
-    /// `ROLE_CLAIM` (default `role`).
+    /// `ROLE_CLAIM` (default `role`), with the deployment's catalog.
     pub fn from_env(
         env: &Env,
         store: S,
         gateways: Vec<Box<dyn BillingGateway>>,
     ) -> Result<Self, ConfigError> {
-        let catalog = billing_lambda::config::catalog().map_err(|e| ConfigError::Invalid {
-            name: "infra/plans.json",
-            reason: e.to_string(),
-        })?;
+        let catalog = billing_lambda::config::catalog()?;
+        Self::from_env_with_catalog(env, store, gateways, catalog)
+    }
+
+    /// [`SessionApi::from_env`] for a caller that has already read the
+    /// catalog (to build the gateways), so it is parsed once per cold start.
+    pub fn from_env_with_catalog(
+        env: &Env,
+        store: S,
+        gateways: Vec<Box<dyn BillingGateway>>,
+        catalog: Catalog,
+    ) -> Result<Self, ConfigError> {
         let origins = AllowedOrigins::parse(&env.required("ALLOWED_REDIRECT_ORIGINS")?).map_err(
             |reason| ConfigError::Invalid {
                 name: "ALLOWED_REDIRECT_ORIGINS",

@@ -33,10 +33,7 @@ impl<R: SubscriptionReader> StatusApi<R> {
 
     /// Reads `TENANT_CLAIM` (default `tenant_id`) and `PAST_DUE_GRACE_DAYS` (default 7).
     pub fn from_env(env: &Env, store: R) -> Result<Self, ConfigError> {
-        let catalog = billing_lambda::config::catalog().map_err(|e| ConfigError::Invalid {
-            name: "infra/plans.json",
-            reason: e.to_string(),
-        })?;
+        let catalog = billing_lambda::config::catalog()?;
         let days: i64 = env.parsed_or("PAST_DUE_GRACE_DAYS", GracePolicy::DEFAULT_DAYS)?;
         if !(0..=365).contains(&days) {
             return Err(ConfigError::Invalid {

@@ -56,10 +56,7 @@ impl<Q: EventQueue, S: SecretSource> WebhookReceiver<Q, S> {
         source: S,
         verifiers: Vec<Box<dyn WebhookVerifier>>,
     ) -> Result<Self, ConfigError> {
-        let catalog = billing_lambda::config::catalog().map_err(|e| ConfigError::Invalid {
-            name: "infra/plans.json",
-            reason: e.to_string(),
-        })?;
+        let catalog = billing_lambda::config::catalog()?;
         let policy = SecretCachePolicy {
             ttl_seconds: env.parsed_or(
                 "SECRET_CACHE_TTL_SECONDS",

@@ -9,8 +9,12 @@ use std::str::FromStr;
 /// all four always agree on it; validated by [`catalog`] at init.
 pub const PLANS_JSON: &str = include_str!("../../../infra/plans.json");
 
-pub fn catalog() -> Result<Catalog, CatalogError> {
-    Catalog::from_json(PLANS_JSON)
+/// The catalog, or the init error that names `infra/plans.json`.
+pub fn catalog() -> Result<Catalog, ConfigError> {
+    Catalog::from_json(PLANS_JSON).map_err(|e: CatalogError| ConfigError::Invalid {
+        name: "infra/plans.json",
+        reason: e.to_string(),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
