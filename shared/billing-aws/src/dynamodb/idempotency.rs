@@ -11,6 +11,8 @@
 use super::item::{n, s, string_attribute, Item};
 use super::keys::{idempotency_sk, tenant_pk, TTL_ATTRIBUTE};
 use super::{store_error, DynamoStore};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
@@ -134,18 +136,9 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Settled::Held),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Settled::Lost)
-            }
-            Err(err) => Err(store_error("PutItem completed idempotency record", &err)),
-        }
+        settled(result, "PutItem completed idempotency record", |e| {
+            matches!(e, PutItemError::ConditionalCheckFailedException(_))
+        })
     }
 
     pub(super) async fn release_idempotent_request(
@@ -166,18 +159,26 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Settled::Held),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Settled::Lost)
-            }
-            Err(err) => Err(store_error("DeleteItem idempotency record", &err)),
-        }
+        settled(result, "DeleteItem idempotency record", |e| {
+            matches!(e, DeleteItemError::ConditionalCheckFailedException(_))
+        })
+    }
+}
+
+/// A write conditioned on [`STILL_HELD`]: done, or refused because another
+/// request holds the key now (`condition_failed` recognises the refusal).
+fn settled<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+    operation: &str,
+    condition_failed: impl Fn(&E) -> bool,
+) -> Result<Settled, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(Settled::Held),
+        Err(err) if err.as_service_error().is_some_and(&condition_failed) => Ok(Settled::Lost),
+        Err(err) => Err(store_error(operation, &err)),
     }
 }
 
