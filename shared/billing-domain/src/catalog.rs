@@ -44,6 +44,16 @@ pub struct Plan {
     pub providers: BTreeMap<Provider, ProviderPrice>,
     #[serde(default)]
     pub entitlements: Entitlements,
+    /// The fewest seats a subscription to this plan may have.
+    #[serde(default = "one_seat")]
+    pub min_seats: u32,
+    /// The most seats, if the plan caps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_seats: Option<u32>,
+}
+
+fn one_seat() -> u32 {
+    1
 }
 
 impl Plan {
@@ -54,6 +64,11 @@ impl Plan {
 
     pub fn price_id(&self, provider: Provider) -> Option<&str> {
         self.providers.get(&provider).map(|p| p.price_id.as_str())
+    }
+
+    /// Whether a subscription to this plan may have `seats` seats.
+    pub fn allows_seats(&self, seats: u32) -> bool {
+        seats >= self.min_seats && self.max_seats.is_none_or(|max| seats <= max)
     }
 }
 
@@ -78,6 +93,8 @@ pub enum CatalogError {
     UnpurchasablePlan(String),
     #[error("plan {0:?} has a negative price")]
     NegativePrice(String),
+    #[error("plan {0:?} needs minSeats of at least 1 and maxSeats (if any) of at least minSeats")]
+    BadSeatBounds(String),
 }
 
 /// The validated catalog.
@@ -118,6 +135,9 @@ impl Catalog {
             }
             if plan.price.amount_minor < 0 {
                 return Err(CatalogError::NegativePrice(code.to_owned()));
+            }
+            if plan.min_seats == 0 || plan.max_seats.is_some_and(|max| max < plan.min_seats) {
+                return Err(CatalogError::BadSeatBounds(code.to_owned()));
             }
             for (provider, price) in &plan.providers {
                 if !price_ids.insert((*provider, price.price_id.as_str())) {
@@ -210,6 +230,23 @@ mod tests {
     }
 
     #[test]
+    fn seat_bounds_default_to_one_and_no_cap() {
+        let catalog = Catalog::from_json(VALID).unwrap();
+        let pro = catalog.plan("pro").unwrap();
+        assert_eq!((pro.min_seats, pro.max_seats), (1, None));
+        assert!(!pro.allows_seats(0));
+        assert!(pro.allows_seats(1) && pro.allows_seats(10_000));
+        let capped =
+            with_plans(&FREE.replace("\"active\"", "\"minSeats\":2,\"maxSeats\":5,\"active\""))
+                .unwrap();
+        let free = capped.free_plan();
+        assert_eq!(
+            (1..=6).map(|n| free.allows_seats(n)).collect::<Vec<_>>(),
+            [false, true, true, true, true, false]
+        );
+    }
+
+    #[test]
     fn committed_catalog_is_valid() {
         let catalog = Catalog::from_json(include_str!("../../../infra/plans.json")).unwrap();
         assert!(catalog.active_plans().any(|p| !p.is_free()));
@@ -260,6 +297,16 @@ mod tests {
         assert_eq!(with_plans(&paid_free), Err(CatalogError::FreePlanIsPaid));
         let typo = FREE.replace("\"active\"", "\"actve\"");
         assert!(matches!(with_plans(&typo), Err(CatalogError::Malformed(_))));
+        let no_seats = FREE.replace("\"active\"", "\"minSeats\":0,\"active\"");
+        assert_eq!(
+            with_plans(&no_seats),
+            Err(CatalogError::BadSeatBounds("free".into()))
+        );
+        let inverted = FREE.replace("\"active\"", "\"minSeats\":3,\"maxSeats\":2,\"active\"");
+        assert_eq!(
+            with_plans(&inverted),
+            Err(CatalogError::BadSeatBounds("free".into()))
+        );
         let float_price = FREE.replace("\"amount_minor\":0", "\"amount_minor\":0.5");
         assert!(matches!(
             with_plans(&float_price),

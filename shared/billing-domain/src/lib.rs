@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod event;
 pub mod idempotency;
 pub mod ids;
+pub mod intent;
 pub mod money;
 pub mod ports;
 pub mod processing;
@@ -28,8 +29,9 @@ pub use event::{
     SubscriptionSnapshot,
 };
 pub use ids::{PlanCode, Provider, TenantId, UnixTime};
+pub use intent::{ChangeIntent, ChangeTiming, PendingChange};
 pub use money::Money;
 pub use roles::{Action, Role};
 pub use status::SubscriptionStatus;
 pub use subscription::Subscription;
-pub use transition::{apply_event, Transition, Unchanged};
+pub use transition::{apply_event, record_intent, Transition, Unchanged};

@@ -9,6 +9,7 @@
 
 use crate::event::{CheckoutDetails, EventOrder, InvoiceDetails, SubscriptionSnapshot};
 use crate::ids::{PlanCode, Provider, TenantId, UnixTime};
+use crate::intent::{ChangeIntent, PendingChange};
 use crate::status::SubscriptionStatus;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,10 @@ pub struct Subscription {
     /// When the unpaid invoice behind a `past_due` status was created: the
     /// anchor of the grace period.
     pub past_due_since: Option<UnixTime>,
+    /// A plan or seat change the provider accepted and no webhook has
+    /// settled yet (see `intent.rs`).
+    #[serde(default)]
+    pub pending_change: Option<PendingChange>,
 
     // Bookkeeping.
     /// The newest event that shaped this record.
@@ -50,6 +55,10 @@ pub struct Sources {
     pub snapshot: Option<Facet<SubscriptionSnapshot>>,
     pub checkout: Option<Facet<CheckoutDetails>>,
     pub invoice: Option<Facet<InvoiceOutcome>>,
+    /// The newest change our API asked for; not an event, so it plays no
+    /// part in `last_event`.
+    #[serde(default)]
+    pub intent: Option<ChangeIntent>,
 }
 
 /// The newest value of one facet and the event that brought it.
@@ -84,6 +93,7 @@ impl Subscription {
             trial_end: None,
             seats: 0,
             past_due_since: None,
+            pending_change: None,
             last_event: None,
             created_at: now,
             updated_at: now,
@@ -97,6 +107,7 @@ impl Subscription {
             snapshot,
             checkout,
             invoice,
+            intent,
         } = &self.sources;
 
         // A checkout newer than the snapshot for a different subscription is a
@@ -154,6 +165,11 @@ impl Subscription {
         } else {
             None
         };
+
+        self.pending_change = intent
+            .as_ref()
+            .filter(|i| i.is_pending(snapshot.as_ref()))
+            .map(ChangeIntent::pending_change);
 
         self.last_event = [
             snapshot.as_ref().map(|f| &f.order),

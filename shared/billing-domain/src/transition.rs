@@ -10,6 +10,7 @@
 
 use crate::event::{EventKind, ProviderEvent};
 use crate::ids::{TenantId, UnixTime};
+use crate::intent::ChangeIntent;
 use crate::status::SubscriptionStatus;
 use crate::subscription::{Facet, InvoiceOutcome, Subscription};
 
@@ -119,6 +120,39 @@ pub fn apply_event(
         }
     };
 
+    if !changed {
+        return Transition::Unchanged(Unchanged::Stale);
+    }
+    next.materialize();
+    next.updated_at = now;
+    Transition::Applied(Box::new(next))
+}
+
+/// Records the change our API asked for on an existing record, keeping the
+/// newer of it and any intent already there (by request time, then by what
+/// it asks for, so that the order is total), or drops the intent (`None`),
+/// as a cancellation does. Like an event, recording commutes with every
+/// event: `pendingChange` is a function of the newest intent and the newest
+/// snapshot.
+pub fn record_intent(
+    current: &Subscription,
+    intent: Option<ChangeIntent>,
+    now: UnixTime,
+) -> Transition {
+    let mut next = current.clone();
+    let changed = match intent {
+        Some(intent) => keep_newest(&mut next.sources.intent, intent, |i| {
+            (
+                i.requested_at,
+                i.plan.clone(),
+                i.seats,
+                i.timing.as_str(),
+                i.effective_at,
+                i.subscription_id.clone(),
+            )
+        }),
+        None => next.sources.intent.take().is_some(),
+    };
     if !changed {
         return Transition::Unchanged(Unchanged::Stale);
     }

@@ -1,16 +1,29 @@
 //! Commands: what a tenant asks of its billing (start a checkout, open the
-//! portal), decided by ordinary functions over the ports. The rules live
-//! here, not in the Lambda handlers: a tenant stays with the provider that
-//! holds its subscription, the plan must be active and sold through that
-//! provider, one live subscription per tenant. Handlers parse the request,
-//! call a command and map its [`CommandError`] to a response.
+//! portal, preview and make a plan or seat change, cancel and resume,
+//! manage payment methods), decided by ordinary functions over the ports.
+//! The rules live here, not in the Lambda handlers: a tenant stays with the
+//! provider that holds its subscription, the plan must be active and sold
+//! through that provider, one live subscription per tenant, seats within
+//! the plan's bounds, nothing the provider cannot do. Handlers parse the
+//! request, call a command and map its [`CommandError`] to a response.
 
+mod change;
+#[cfg(test)]
+mod change_tests;
 mod checkout;
+mod payment_methods;
 mod portal;
 #[cfg(test)]
 mod tests;
 
+pub use change::{
+    cancel, change_plan, choose_change, preview_change, resume, ChangeChoice, ChangeRequest,
+    ChangeStarted,
+};
 pub use checkout::{choose_checkout, start_checkout, CheckoutChoice, CheckoutStarted, NewCheckout};
+pub use payment_methods::{
+    list_payment_methods, remove_payment_method, set_default_payment_method, setup_payment_method,
+};
 pub use portal::open_portal;
 
 use crate::ids::Provider;
@@ -45,6 +58,39 @@ pub enum CommandError {
     /// The tenant never started a checkout, so no provider knows it.
     #[error("the tenant has no billing account yet")]
     NoBillingAccount,
+    /// The tenant has no provider subscription to act on.
+    #[error("the tenant has no subscription")]
+    NoSubscription,
+    #[error("the subscription is {status}; only an active or trialing one can be changed")]
+    SubscriptionNotActive { status: SubscriptionStatus },
+    #[error("the subscription already has this plan and seat count")]
+    SamePlan,
+    #[error("a plan change is already pending; wait for it to take effect")]
+    ChangePending,
+    #[error("{provider} does not support {operation}")]
+    NotSupported {
+        provider: Provider,
+        operation: &'static str,
+    },
+    #[error("{seats} seats is outside this plan's range ({min} to {})", max.map_or("any number".to_owned(), |m| m.to_string()))]
+    SeatsOutOfRange {
+        seats: u32,
+        min: u32,
+        max: Option<u32>,
+    },
+    #[error("{provider} cannot move a subscription between billing intervals")]
+    IntervalChangeNotSupported { provider: Provider },
+    #[error("the subscription is not set to cancel")]
+    NoPendingCancellation,
+    #[error("no such payment method for this tenant")]
+    UnknownPaymentMethod,
+    #[error("the only payment method of a live subscription cannot be removed; add another first")]
+    LastPaymentMethod,
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Webhooks kept changing the record while we recorded an intent.
+    #[error("the subscription record kept changing after {0} attempts")]
+    Contended(u32),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -57,6 +103,7 @@ impl CommandError {
         match self {
             CommandError::Store(e) => e.is_retryable(),
             CommandError::Provider(e) => e.is_retryable(),
+            CommandError::Contended(_) => true,
             _ => false,
         }
     }

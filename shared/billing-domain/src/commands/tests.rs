@@ -290,7 +290,7 @@ fn new_checkout() -> NewCheckout {
     }
 }
 
-fn block<F: std::future::Future>(f: F) -> F::Output {
+pub(super) fn block<F: std::future::Future>(f: F) -> F::Output {
     // The fakes never wait: every future is ready when first polled.
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let mut f = std::pin::pin!(f);

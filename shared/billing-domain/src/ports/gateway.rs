@@ -1,7 +1,10 @@
 //! A payment provider's billing API, as the functions need it: customers,
-//! hosted checkout and portal, cancellation.
+//! hosted checkout and portal, plan and seat changes with their preview,
+//! cancellation and resumption, and payment methods. What a provider cannot
+//! do it declares in [`Capabilities`], so a command refuses before calling.
 
-use crate::ids::{Provider, TenantId};
+use crate::ids::{Provider, TenantId, UnixTime};
+use crate::intent::ChangeTiming;
 use async_trait::async_trait;
 use std::fmt;
 
@@ -76,10 +79,95 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// What a provider's adapter can do beyond checkout and cancelling at
+/// period end (which every provider can). The README's support matrix is
+/// checked against these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    pub change_now: bool,
+    pub change_at_period_end: bool,
+    pub preview: bool,
+    /// Whether a change may move between a monthly and a yearly price.
+    pub interval_change: bool,
+    /// Undoing a pending cancellation at period end.
+    pub resume: bool,
+    pub cancel_now: bool,
+    /// List, add through a hosted page, make default, remove.
+    pub payment_methods: bool,
+}
+
+/// A plan or seat change of one provider subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanChange {
+    pub subscription_id: String,
+    pub customer_id: Option<String>,
+    /// The subscription's price now, when known.
+    pub current_price_id: Option<String>,
+    pub plan_code: String,
+    pub price_id: String,
+    pub seats: u32,
+    pub timing: ChangeTiming,
+    /// The moment proration is computed for: a change passes the preview's,
+    /// so that the charge equals what was previewed.
+    pub proration_date: UnixTime,
+    /// Where a change at period end takes effect.
+    pub current_period_end: Option<UnixTime>,
+    /// Stable across retries of this one request.
+    pub idempotency_key: String,
+}
+
+/// One line of a previewed invoice, in minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewLine {
+    pub description: String,
+    pub amount_minor: i64,
+    pub proration: bool,
+    pub period_start: UnixTime,
+    pub period_end: UnixTime,
+}
+
+/// What a change would charge now and on the next invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePreview {
+    pub currency: String,
+    pub amount_due_now_minor: i64,
+    pub proration_date: UnixTime,
+    pub lines: Vec<PreviewLine>,
+    pub next_invoice_amount_minor: i64,
+    pub next_invoice_date: UnixTime,
+    pub tax_minor: Option<i64>,
+}
+
+/// The provider accepted a change.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangeAccepted {
+    /// A page the customer must visit to approve the change (PayPal).
+    pub approval_url: Option<String>,
+}
+
+/// A saved payment method, as much as a billing page may show: never a full
+/// card number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentMethod {
+    pub id: String,
+    /// `card`, or the provider's name for another kind.
+    pub kind: String,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: Option<u8>,
+    pub exp_year: Option<u16>,
+    pub is_default: bool,
+}
+
 /// A provider's billing API, as the functions need it.
 #[async_trait]
 pub trait BillingGateway: Send + Sync {
     fn provider(&self) -> Provider;
+
+    /// What this adapter can do; nothing beyond checkout by default.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
 
     /// Creates the tenant's customer; the same tenant gives the same
     /// idempotency key, so a retried call does not make a second customer.
@@ -101,13 +189,72 @@ pub trait BillingGateway: Send + Sync {
         _customer_id: &str,
         _return_url: &str,
     ) -> Result<String, ProviderError> {
-        Err(ProviderError::Unsupported {
-            provider: self.provider(),
-            operation: "a hosted customer portal",
-        })
+        Err(self.unsupported("a hosted customer portal"))
     }
 
     /// Asks the provider to end the subscription when its current period
     /// ends; the resulting webhook updates our record.
     async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError>;
+
+    /// What `change` would charge now and on the next invoice.
+    async fn preview_change(&self, _change: &PlanChange) -> Result<ChangePreview, ProviderError> {
+        Err(self.unsupported("previewing a plan change"))
+    }
+
+    /// Makes a plan or seat change, now or at period end.
+    async fn change_plan(&self, _change: &PlanChange) -> Result<ChangeAccepted, ProviderError> {
+        Err(self.unsupported("changing the plan"))
+    }
+
+    /// Undoes a pending cancellation at period end.
+    async fn resume(&self, _subscription_id: &str) -> Result<(), ProviderError> {
+        Err(self.unsupported("undoing a cancellation"))
+    }
+
+    /// Ends the subscription at once.
+    async fn cancel_now(&self, _subscription_id: &str) -> Result<(), ProviderError> {
+        Err(self.unsupported("cancelling at once"))
+    }
+
+    async fn list_payment_methods(
+        &self,
+        _customer_id: &str,
+    ) -> Result<Vec<PaymentMethod>, ProviderError> {
+        Err(self.unsupported("payment methods"))
+    }
+
+    /// A hosted page where the customer adds a payment method; its URL.
+    async fn create_setup_session(
+        &self,
+        _customer_id: &str,
+        _return_url: &str,
+        _idempotency_key: &str,
+    ) -> Result<String, ProviderError> {
+        Err(self.unsupported("payment methods"))
+    }
+
+    /// Makes a method the default for future invoices.
+    async fn set_default_payment_method(
+        &self,
+        _customer_id: &str,
+        _payment_method_id: &str,
+    ) -> Result<(), ProviderError> {
+        Err(self.unsupported("payment methods"))
+    }
+
+    async fn remove_payment_method(
+        &self,
+        _customer_id: &str,
+        _payment_method_id: &str,
+    ) -> Result<(), ProviderError> {
+        Err(self.unsupported("payment methods"))
+    }
+
+    #[doc(hidden)]
+    fn unsupported(&self, operation: &'static str) -> ProviderError {
+        ProviderError::Unsupported {
+            provider: self.provider(),
+            operation,
+        }
+    }
 }

@@ -8,6 +8,7 @@
 mod customers;
 mod gateway;
 mod idempotency;
+mod intents;
 mod ledger;
 mod queue;
 mod secrets;
@@ -17,9 +18,11 @@ mod verifier;
 pub use crate::secrets::SecretError;
 pub use customers::CustomerRegistry;
 pub use gateway::{
-    BillingGateway, CheckoutRequest, CheckoutSession, CustomerContact, ProviderError,
+    BillingGateway, Capabilities, ChangeAccepted, ChangePreview, CheckoutRequest, CheckoutSession,
+    CustomerContact, PaymentMethod, PlanChange, PreviewLine, ProviderError,
 };
 pub use idempotency::{Begun, IdempotencyStore, Settled};
+pub use intents::{IntentRecorder, Saved};
 pub use ledger::{CommitOutcome, EventCommit, EventLedger, ParkedEvent, SubscriptionWrite};
 pub use queue::{EventQueue, QueueError};
 pub use secrets::{SecretSource, SecretText};

@@ -4,6 +4,7 @@
 use super::*;
 use crate::event::{CheckoutDetails, InvoiceDetails, SnapshotChange, SubscriptionSnapshot};
 use crate::ids::{PlanCode, Provider};
+use crate::intent::{ChangeIntent, ChangeTiming};
 use crate::money::Money;
 use proptest::prelude::*;
 
@@ -342,7 +343,9 @@ fn status_strategy() -> impl Strategy<Value = SubscriptionStatus> {
 #[derive(Debug, Clone)]
 enum Step {
     Checkout(u8),
-    Snapshot(u8, SnapshotChange, SubscriptionStatus, bool),
+    /// Subscription, change, status, cancel at period end, and which of
+    /// the intents' targets (if any) the snapshot shows.
+    Snapshot(u8, SnapshotChange, SubscriptionStatus, bool, u8),
     Deleted(u8),
     Invoice(u8, bool),
     PaymentMethod,
@@ -358,8 +361,8 @@ fn step_strategy() -> impl Strategy<Value = Step> {
     ]);
     prop_oneof![
         1 => (0u8..2).prop_map(Step::Checkout),
-        4 => (0u8..2, change, status_strategy(), any::<bool>())
-            .prop_map(|(s, c, st, cancel)| Step::Snapshot(s, c, st, cancel)),
+        4 => (0u8..2, change, status_strategy(), any::<bool>(), 0u8..3)
+            .prop_map(|(s, c, st, cancel, target)| Step::Snapshot(s, c, st, cancel, target)),
         1 => (0u8..2).prop_map(Step::Deleted),
         2 => (0u8..3, any::<bool>()).prop_map(|(i, paid)| Step::Invoice(i, paid)),
         1 => Just(Step::PaymentMethod),
@@ -380,9 +383,13 @@ fn lifecycle() -> impl Strategy<Value = Vec<ProviderEvent>> {
                 let sub = |n: u8| format!("sub_{n}");
                 let kind = match step {
                     Step::Checkout(s) => checkout(&sub(s)),
-                    Step::Snapshot(s, change, status, cancel) => {
+                    Step::Snapshot(s, change, status, cancel, target) => {
                         let mut snap = snapshot(&sub(s), status, at - 10);
                         snap.cancel_at_period_end = cancel;
+                        if let Some((plan, seats)) = target_of(target) {
+                            snap.plan = Some(PlanCode::new(plan));
+                            snap.seats = seats;
+                        }
                         EventKind::SubscriptionSnapshot {
                             change,
                             snapshot: snap,
@@ -424,8 +431,121 @@ fn delivery() -> impl Strategy<Value = (Vec<ProviderEvent>, Vec<ProviderEvent>)>
     })
 }
 
+/// The plan and seats a generated snapshot or intent may name; 0 is the
+/// lifecycle's own (pro, 1 seat).
+fn target_of(n: u8) -> Option<(&'static str, u32)> {
+    match n {
+        1 => Some(("team", 3)),
+        2 => Some(("pro", 4)),
+        _ => None,
+    }
+}
+
+/// What happens to the record: a delivered event, or our API recording the
+/// change a provider accepted.
+#[derive(Debug, Clone)]
+enum Op {
+    Event(ProviderEvent),
+    Intent(ChangeIntent),
+}
+
+/// Folds operations the way the system does: events through `apply_event`,
+/// intents through `record_intent`, which a command only does once it has
+/// read a record (so an intent before any record waits for the first one).
+fn fold_ops(ops: &[Op]) -> Option<Subscription> {
+    let mut state: Option<Subscription> = None;
+    let mut waiting = Vec::new();
+    for op in ops {
+        match op {
+            Op::Event(e) => {
+                if let Transition::Applied(next) = apply_event(state.as_ref(), &tenant(), e, NOW) {
+                    state = Some(*next);
+                }
+            }
+            Op::Intent(i) => waiting.push(i.clone()),
+        }
+        if state.is_some() {
+            for intent in waiting.drain(..) {
+                let current = state.as_ref().expect("checked above");
+                if let Transition::Applied(next) = record_intent(current, Some(intent), NOW) {
+                    state = Some(*next);
+                }
+            }
+        }
+    }
+    state
+}
+
+fn intent_strategy() -> impl Strategy<Value = ChangeIntent> {
+    (0u8..2, 1u8..3, prop::bool::ANY, 990i64..1_030, 0i64..40).prop_map(
+        |(sub, target, later, requested, wait)| {
+            let (plan, seats) = target_of(target).expect("1 and 2 name targets");
+            let timing = if later {
+                ChangeTiming::PeriodEnd
+            } else {
+                ChangeTiming::Now
+            };
+            ChangeIntent {
+                subscription_id: format!("sub_{sub}"),
+                plan: PlanCode::new(plan),
+                seats,
+                timing,
+                effective_at: UnixTime(match timing {
+                    ChangeTiming::Now => requested,
+                    ChangeTiming::PeriodEnd => requested + wait,
+                }),
+                requested_at: UnixTime(requested),
+            }
+        },
+    )
+}
+
+/// A delivery with up to two intents recorded: in order (each intent where
+/// its request time falls) and shuffled with duplicated events (each intent
+/// anywhere).
+fn delivery_with_intents() -> impl Strategy<Value = (Vec<Op>, Vec<Op>)> {
+    (delivery(), prop::collection::vec(intent_strategy(), 0..3))
+        .prop_flat_map(|((in_order, delivered), intents)| {
+            let positions = prop::collection::vec(0..=delivered.len(), intents.len());
+            (Just((in_order, delivered, intents)), positions)
+        })
+        .prop_map(|((in_order, delivered, intents), positions)| {
+            let mut ordered: Vec<Op> = in_order.into_iter().map(Op::Event).collect();
+            for intent in &intents {
+                let at = ordered
+                    .iter()
+                    .position(
+                        |op| matches!(op, Op::Event(e) if e.occurred_at > intent.requested_at),
+                    )
+                    .unwrap_or(ordered.len());
+                ordered.insert(at, Op::Intent(intent.clone()));
+            }
+            let mut shuffled: Vec<Op> = delivered.into_iter().map(Op::Event).collect();
+            for (intent, at) in intents.into_iter().zip(positions) {
+                shuffled.insert(at.min(shuffled.len()), Op::Intent(intent));
+            }
+            (ordered, shuffled)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn intents_in_the_mix_still_converge_on_the_in_order_state((in_order, delivered) in delivery_with_intents()) {
+        let end = fold_ops(&in_order);
+        prop_assert_eq!(fold_ops(&delivered), end.clone());
+        if let Some(state) = end {
+            // What status shows follows from the newest intent and snapshot alone.
+            let expected = state
+                .sources
+                .intent
+                .as_ref()
+                .filter(|i| i.is_pending(state.sources.snapshot.as_ref()))
+                .map(ChangeIntent::pending_change);
+            prop_assert_eq!(state.pending_change, expected);
+        }
+    }
 
     #[test]
     fn any_permutation_with_duplicates_ends_in_the_in_order_state((in_order, delivered) in delivery()) {
