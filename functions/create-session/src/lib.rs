@@ -1,24 +1,36 @@
-//! create-session: `POST /billing/session` creates a hosted checkout for the
-//! caller's tenant and returns its URL; `POST /billing/portal` opens the
-//! provider's hosted portal (payment methods, cancel, resume) for a tenant
-//! that already has a billing account. The tenant comes from the verified JWT
-//! claims; every redirect URL must be on the allowed origins.
+//! create-session: every route that calls a payment provider, so that the
+//! provider secret stays with this one function (see `infra/README.md`):
+//!
+//! - `POST /billing/session`: a hosted checkout for a plan;
+//! - `POST /billing/portal`: the provider's hosted portal;
+//! - `POST /billing/subscription/{preview,change,cancel,resume}`: plan and
+//!   seat changes with their preview, cancelling and resuming;
+//! - `GET /billing/payment-methods`, `POST .../setup`, `.../{id}/default`,
+//!   `DELETE .../{id}`: the tenant's payment methods.
+//!
+//! The tenant and role come from the verified JWT claims; every redirect
+//! URL must be on the allowed origins; mutating routes run once per
+//! `Idempotency-Key`.
 
+mod checkout;
 mod compose;
+mod errors;
+mod payment_methods;
 mod redirects;
+mod routes;
+mod subscription;
 
-use billing_domain::commands::{self, CommandError, NewCheckout};
-use billing_domain::ports::{
-    BillingGateway, CustomerContact, CustomerRegistry, IdempotencyStore, ProviderError,
-    SubscriptionReader,
-};
-use billing_domain::{Action, Catalog, TenantId, UnixTime};
+use billing_domain::ports::{BillingGateway, CustomerRegistry, IdempotencyStore, IntentRecorder};
+use billing_domain::{Catalog, TenantId, UnixTime};
 use billing_lambda::{idempotency, json_response, request, ApiError, ConfigError, Env};
+pub use checkout::{PortalResponse, SessionResponse};
 pub use compose::build;
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use errors::refused;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+pub use payment_methods::{PaymentMethodBody, PaymentMethodsResponse};
 pub use redirects::AllowedOrigins;
-use serde::{Deserialize, Serialize};
+use routes::Route;
 
 /// Configuration and clients, built once per execution environment.
 pub struct SessionApi<S> {
@@ -30,39 +42,7 @@ pub struct SessionApi<S> {
     role_claim: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SessionRequest {
-    plan: String,
-    success_url: String,
-    cancel_url: String,
-    /// Defaults to the provider of the tenant's existing subscription, else
-    /// the deployment's first configured provider.
-    provider: Option<String>,
-    /// Who pays; required by some providers (Cashfree), prefilled by others.
-    customer: Option<CustomerContact>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PortalRequest {
-    return_url: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PortalResponse {
-    pub url: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionResponse {
-    pub session_url: String,
-    pub session_id: String,
-}
-
-impl<S: CustomerRegistry + SubscriptionReader + IdempotencyStore> SessionApi<S> {
+impl<S: CustomerRegistry + IntentRecorder + IdempotencyStore> SessionApi<S> {
     /// `gateways` must not be empty; the first is the default provider.
     pub fn new(
         store: S,
@@ -120,131 +100,102 @@ impl<S: CustomerRegistry + SubscriptionReader + IdempotencyStore> SessionApi<S> 
         ))
     }
 
-    /// Serves one request at `now`. A request with an `Idempotency-Key`
-    /// runs once per key and tenant; a repeat gets the first answer.
+    /// Serves one request at `now`. A mutating request with an
+    /// `Idempotency-Key` runs once per key and tenant; a repeat gets the
+    /// first answer.
     pub async fn handle(&self, request: Request, now: UnixTime) -> Response<Body> {
-        if request.method() != Method::POST {
-            return ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "use POST",
-            )
-            .into_response();
-        }
         let request_id = request::request_id(&request);
+        let Some(route) = request::route_key(&request).and_then(Route::from_key) else {
+            return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+                .into_response();
+        };
+        let key = route.key();
         // Who may act is settled before the key is looked at, so a refused
-        // caller leaves no record behind.
+        // caller leaves no record behind; cancelling at once needs the
+        // owner, which only the body tells.
+        let action = match route {
+            Route::Cancel => match subscription::cancel_body(&request) {
+                Ok(body) => subscription::cancel_action(&body),
+                Err(e) => return refused(&request_id, key, e),
+            },
+            route => route.action(),
+        };
         let tenant = match request::tenant(&request, &self.tenant_claim).and_then(|tenant| {
-            request::authorize(&request, &self.role_claim, Action::Manage).map(|_| tenant)
+            request::authorize(&request, &self.role_claim, action).map(|_| tenant)
         }) {
             Ok(tenant) => tenant,
-            Err(e) => return refused(&request_id, e),
+            Err(e) => return refused(&request_id, key, e),
         };
-        idempotency::run(
-            &self.store,
-            &request,
-            &tenant,
-            now,
-            IDEMPOTENCY_LOCK_SECONDS,
-            || async {
-                let result = if request
-                    .raw_http_path()
-                    .trim_end_matches('/')
-                    .ends_with("/billing/portal")
-                {
-                    self.portal(&request, &tenant, &request_id)
-                        .await
-                        .map(|portal| json_response(StatusCode::OK, &portal))
-                } else {
-                    self.create(&request, &tenant, &request_id)
-                        .await
-                        .map(|session| json_response(StatusCode::OK, &session))
-                };
-                result.unwrap_or_else(|e| refused(&request_id, e))
-            },
-        )
-        .await
-    }
-
-    async fn create(
-        &self,
-        request: &Request,
-        tenant: &TenantId,
-        request_id: &str,
-    ) -> Result<SessionResponse, ApiError> {
-        let body: SessionRequest =
-            serde_json::from_slice(request::raw_body(request)).map_err(|e| {
-                ApiError::bad_request(
-                    "invalid_request",
-                    format!("body must be {{\"plan\", \"successUrl\", \"cancelUrl\"}}: {e}"),
-                )
-            })?;
-        self.origins.check("successUrl", &body.success_url)?;
-        self.origins.check("cancelUrl", &body.cancel_url)?;
-
-        let existing = self
-            .store
-            .get_subscription(tenant)
+        let run = || self.serve(route, &request, &tenant, &request_id, now);
+        if route.is_mutating() {
+            idempotency::run(
+                &self.store,
+                &request,
+                &tenant,
+                now,
+                IDEMPOTENCY_LOCK_SECONDS,
+                run,
+            )
             .await
-            .map_err(ApiError::from_store)?;
-        let choice = commands::choose_checkout(
-            &self.catalog,
-            &self.gateways,
-            existing.as_ref().map(|stored| &stored.subscription),
-            body.provider.as_deref(),
-            &body.plan,
-        )
-        .map_err(|e| command_error(e, tenant))?;
-        let started = commands::start_checkout(
-            &self.store,
-            &choice,
-            NewCheckout {
-                tenant: tenant.clone(),
-                success_url: body.success_url,
-                cancel_url: body.cancel_url,
-                // The same on every run under one Idempotency-Key, so a rerun
-                // after a 5xx or a crash cannot open a second checkout.
-                idempotency_key: format!(
-                    "checkout:{}",
-                    idempotency::provider_key(request, tenant)
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-                ),
-                contact: body.customer,
-            },
-        )
-        .await
-        .map_err(|e| command_error(e, tenant))?;
-        let provider = choice.gateway.provider();
-        if started.lost_customer_race {
-            tracing::warn!(tenant = %tenant, provider = %provider, "a concurrent request stored another customer first; using it");
+        } else {
+            run().await
         }
-        tracing::info!(request_id, tenant = %tenant, provider = %provider, plan = %choice.plan.code, session_id = %started.session.id, "checkout session created");
-        Ok(SessionResponse {
-            session_url: started.session.url,
-            session_id: started.session.id,
-        })
     }
 
-    async fn portal(
+    async fn serve(
         &self,
+        route: Route,
         request: &Request,
         tenant: &TenantId,
         request_id: &str,
-    ) -> Result<PortalResponse, ApiError> {
-        let body: PortalRequest =
-            serde_json::from_slice(request::raw_body(request)).map_err(|e| {
-                ApiError::bad_request(
-                    "invalid_request",
-                    format!("body must be {{\"returnUrl\"}}: {e}"),
-                )
-            })?;
-        self.origins.check("returnUrl", &body.return_url)?;
-        let (url, provider) =
-            commands::open_portal(&self.store, &self.gateways, tenant, &body.return_url)
+        now: UnixTime,
+    ) -> Response<Body> {
+        const OK: StatusCode = StatusCode::OK;
+        // The state these change arrives by webhook: accepted, not done.
+        const ACCEPTED: StatusCode = StatusCode::ACCEPTED;
+        let result = match route {
+            Route::Checkout => self
+                .checkout(request, tenant, request_id)
                 .await
-                .map_err(|e| command_error(e, tenant))?;
-        tracing::info!(request_id, tenant = %tenant, provider = %provider, "portal session created");
-        Ok(PortalResponse { url })
+                .map(|b| json_response(OK, &b)),
+            Route::Portal => self
+                .portal(request, tenant, request_id)
+                .await
+                .map(|b| json_response(OK, &b)),
+            Route::Preview => self
+                .preview(request, tenant, now)
+                .await
+                .map(|b| json_response(OK, &b)),
+            Route::Change => self
+                .change(request, tenant, request_id, now)
+                .await
+                .map(|b| json_response(ACCEPTED, &b)),
+            Route::Cancel => self
+                .cancel(request, tenant, request_id, now)
+                .await
+                .map(|b| json_response(ACCEPTED, &b)),
+            Route::Resume => self
+                .resume(tenant, request_id)
+                .await
+                .map(|b| json_response(ACCEPTED, &b)),
+            Route::ListPaymentMethods => self
+                .list_payment_methods(tenant)
+                .await
+                .map(|b| json_response(OK, &b)),
+            Route::SetupPaymentMethod => self
+                .setup_payment_method(request, tenant, request_id)
+                .await
+                .map(|b| json_response(OK, &b)),
+            Route::DefaultPaymentMethod => self
+                .default_payment_method(request, tenant, request_id)
+                .await
+                .map(|b| json_response(OK, &b)),
+            Route::RemovePaymentMethod => self
+                .remove_payment_method(request, tenant, request_id)
+                .await
+                .map(|b| json_response(OK, &b)),
+        };
+        result.unwrap_or_else(|e| refused(request_id, route.key(), e))
     }
 }
 
@@ -252,80 +203,3 @@ impl<S: CustomerRegistry + SubscriptionReader + IdempotencyStore> SessionApi<S> 
 /// crashed invocation): longer than the function's timeout in
 /// `template.yaml` (a test holds the two together).
 pub const IDEMPOTENCY_LOCK_SECONDS: i64 = 30;
-
-/// A refusal, logged and answered.
-fn refused(request_id: &str, e: ApiError) -> Response<Body> {
-    tracing::info!(
-        request_id,
-        status = e.status.as_u16(),
-        code = e.code,
-        "checkout refused"
-    );
-    e.into_response()
-}
-
-/// A refused or failed command as the API's answer.
-fn command_error(e: CommandError, tenant: &TenantId) -> ApiError {
-    let message = e.to_string();
-    match e {
-        CommandError::ProviderMismatch { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "provider_mismatch", message)
-        }
-        CommandError::TenantProviderDisabled(provider) => {
-            tracing::error!(tenant = %tenant, provider = %provider, "the tenant's provider is not enabled in this deployment");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "provider_misconfigured",
-                "billing is misconfigured",
-            )
-        }
-        CommandError::UnknownProvider(_) | CommandError::ProviderNotEnabled(_) => {
-            ApiError::bad_request("unknown_provider", message)
-        }
-        CommandError::UnknownPlan(_) => ApiError::bad_request("unknown_plan", message),
-        CommandError::InactivePlan(_) => ApiError::bad_request("inactive_plan", message),
-        CommandError::FreePlan => ApiError::bad_request("free_plan", message),
-        CommandError::PlanNotOffered { .. } => ApiError::bad_request("plan_not_offered", message),
-        CommandError::SubscriptionExists { .. } => ApiError::new(
-            StatusCode::CONFLICT,
-            "subscription_exists",
-            format!("{message}; change plans in the billing portal"),
-        ),
-        CommandError::NoBillingAccount => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_billing_account",
-            format!("{message}; start a checkout first"),
-        ),
-        CommandError::Store(e) => ApiError::from_store(e),
-        CommandError::Provider(e) => provider_error(e),
-    }
-}
-
-fn provider_error(e: ProviderError) -> ApiError {
-    tracing::error!(error = %e, retryable = e.is_retryable(), "provider call failed");
-    match e {
-        ProviderError::Transient { .. } => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "provider_unavailable",
-            "the payment provider is unavailable; retry",
-        ),
-        ProviderError::Rejected { .. } | ProviderError::UnexpectedResponse { .. } => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "provider_error",
-            "the payment provider refused the checkout",
-        ),
-        ProviderError::Configuration { .. } => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "provider_misconfigured",
-            "billing is misconfigured",
-        ),
-        ProviderError::Unsupported {
-            provider,
-            operation,
-        } => ApiError::new(
-            StatusCode::CONFLICT,
-            "not_supported_by_provider",
-            format!("{provider} does not offer {operation}"),
-        ),
-    }
-}

@@ -133,7 +133,7 @@ async fn call(api: &SessionApi<MemoryStore>, req: Request) -> (u16, Value) {
 /// Status, JSON body and whether the answer is a stored replay.
 async fn call_at<S>(api: &SessionApi<S>, req: Request, now: UnixTime) -> (u16, Value, bool)
 where
-    S: CustomerRegistry + SubscriptionReader + IdempotencyStore,
+    S: CustomerRegistry + IntentRecorder + IdempotencyStore,
 {
     let response = api.handle(req, now).await;
     let replayed = response.headers().get("idempotent-replayed").is_some();
@@ -873,6 +873,13 @@ impl CustomerRegistry for IdempotencyDown {
         self.store
             .claim_customer(tenant, provider, customer_id)
             .await
+    }
+}
+
+#[async_trait]
+impl IntentRecorder for IdempotencyDown {
+    async fn save_subscription(&self, write: &SubscriptionWrite) -> Result<Saved, StoreError> {
+        self.store.save_subscription(write).await
     }
 }
 

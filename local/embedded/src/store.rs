@@ -40,8 +40,9 @@ use crate::db::{blocking, EmbeddedDb, EmbeddedError};
 use crate::failure::{decode, encode, Failure};
 use async_trait::async_trait;
 use billing_domain::ports::{
-    CommitOutcome, CustomerRegistry, EventCommit, EventLedger, ParkedEvent, ProviderRef, RefKind,
-    StoreError, StoredSubscription, SubscriptionReader, TenantDirectory,
+    CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IntentRecorder, ParkedEvent,
+    ProviderRef, RefKind, Saved, StoreError, StoredSubscription, SubscriptionReader,
+    SubscriptionWrite, TenantDirectory,
 };
 use billing_domain::{Provider, Subscription, TenantId, UnixTime, WebhookEnvelope};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
@@ -437,6 +438,37 @@ impl CustomerRegistry for EmbeddedStore {
         claimed.map_err(|reference| {
             StoreError::Permanent(format!("{reference} already belongs to another tenant"))
         })
+    }
+}
+
+#[async_trait]
+impl IntentRecorder for EmbeddedStore {
+    async fn save_subscription(&self, write: &SubscriptionWrite) -> Result<Saved, StoreError> {
+        let write = write.clone();
+        self.run("saving a subscription record", move |db| {
+            let txn = db.begin_write()?;
+            let tenant = write.subscription.tenant_id.clone();
+            let current = {
+                let subscriptions = txn.open_table(SUBSCRIPTIONS)?;
+                read_subscription(&subscriptions, &tenant)?.map(|s| s.revision)
+            };
+            if current != write.expected_revision {
+                txn.abort()?;
+                return Ok(Saved::RevisionConflict);
+            }
+            let row = encode(
+                "subscription record",
+                &SubscriptionRow {
+                    revision: write.expected_revision.map_or(1, |r| r + 1),
+                    record: write.subscription,
+                },
+            )?;
+            txn.open_table(SUBSCRIPTIONS)?
+                .insert(tenant.as_str(), row.as_slice())?;
+            txn.commit()?;
+            Ok(Saved::Written)
+        })
+        .await
     }
 }
 

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use billing_domain::ports::{
     Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
-    ParkedEvent, ProviderRef, Settled, StoreError, StoredSubscription, SubscriptionReader,
-    TenantDirectory,
+    IntentRecorder, ParkedEvent, ProviderRef, Saved, Settled, StoreError, StoredSubscription,
+    SubscriptionReader, SubscriptionWrite, TenantDirectory,
 };
 use billing_domain::{Provider, TenantId, UnixTime};
 use billing_embedded::EmbeddedStore;
@@ -64,6 +64,13 @@ impl CustomerRegistry for StoreInTempDir {
         self.store
             .claim_customer(tenant, provider, customer_id)
             .await
+    }
+}
+
+#[async_trait]
+impl IntentRecorder for StoreInTempDir {
+    async fn save_subscription(&self, write: &SubscriptionWrite) -> Result<Saved, StoreError> {
+        self.store.save_subscription(write).await
     }
 }
 

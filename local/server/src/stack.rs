@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use billing_domain::ports::{
-    CustomerRegistry, EventLedger, EventQueue, IdempotencyStore, SecretSource,
+    CustomerRegistry, EventLedger, EventQueue, IdempotencyStore, IntentRecorder, SecretSource,
 };
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
@@ -32,8 +32,11 @@ use webhook_process::EventProcessor;
 use webhook_receive::WebhookReceiver;
 
 /// Everything the handlers need from storage.
-pub trait BillingStore: EventLedger + CustomerRegistry + IdempotencyStore {}
-impl<T: EventLedger + CustomerRegistry + IdempotencyStore + ?Sized> BillingStore for T {}
+pub trait BillingStore: EventLedger + CustomerRegistry + IdempotencyStore + IntentRecorder {}
+impl<T: EventLedger + CustomerRegistry + IdempotencyStore + IntentRecorder + ?Sized> BillingStore
+    for T
+{
+}
 
 type Store = Arc<dyn BillingStore>;
 

@@ -21,6 +21,22 @@ fn jwt_claims(request: &Request) -> Option<&HashMap<String, String>> {
     }
 }
 
+/// API Gateway's route key, e.g. `POST /billing/payment-methods/{id}/default`:
+/// which route matched, whatever stage prefix the path carries.
+pub fn route_key(request: &Request) -> Option<&str> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.as_deref(),
+        _ => None,
+    }
+}
+
+/// A path parameter of the matched route (`{id}`).
+pub fn path_parameter<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
 /// The caller's role from the claim `claim`: a missing or unknown role is a
 /// viewer.
 pub fn role(request: &Request, claim: &str) -> Role {

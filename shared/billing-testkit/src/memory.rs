@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
-use billing_domain::ports::{Begun, IdempotencyStore, Settled};
+use billing_domain::ports::{
+    Begun, IdempotencyStore, IntentRecorder, Saved, Settled, SubscriptionWrite,
+};
 use billing_domain::ports::{
     CommitOutcome, CustomerRegistry, EventCommit, EventLedger, EventQueue, ParkedEvent,
     ProviderRef, QueueError, SecretError, SecretSource, SecretText, StoreError, StoredSubscription,
@@ -150,6 +152,26 @@ impl CustomerRegistry for MemoryStore {
         t.customers
             .insert((tenant.clone(), provider), customer_id.to_owned());
         Ok(customer_id.to_owned())
+    }
+}
+
+#[async_trait]
+impl IntentRecorder for MemoryStore {
+    async fn save_subscription(&self, write: &SubscriptionWrite) -> Result<Saved, StoreError> {
+        let mut t = self.tables();
+        let tenant = &write.subscription.tenant_id;
+        let current = t.subscriptions.get(tenant).map(|s| s.revision);
+        if current != write.expected_revision {
+            return Ok(Saved::RevisionConflict);
+        }
+        t.subscriptions.insert(
+            tenant.clone(),
+            StoredSubscription {
+                subscription: write.subscription.clone(),
+                revision: write.expected_revision.map_or(1, |r| r + 1),
+            },
+        );
+        Ok(Saved::Written)
     }
 }
 

@@ -5,12 +5,14 @@
 use super::item::{n, s, subscription_item, Item};
 use super::keys::{customer_sk, event_pk, ref_pk, tenant_pk, EVENT_SK, REF_SK, TTL_ATTRIBUTE};
 use super::{store_error, DynamoStore};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ConditionCheck, Put, TransactWriteItem,
 };
 use billing_domain::ports::{
-    CommitOutcome, CustomerRegistry, EventCommit, ProviderRef, RefKind, StoreError,
+    CommitOutcome, CustomerRegistry, EventCommit, ProviderRef, RefKind, Saved, StoreError,
+    SubscriptionWrite,
 };
 use billing_domain::{Provider, TenantId};
 use std::collections::{HashMap, HashSet};
@@ -138,6 +140,45 @@ impl DynamoStore {
         ))
     }
 
+    /// The record's write at the next revision, conditional on the one it
+    /// was computed from (or on there being no record yet).
+    fn record_put(&self, write: &SubscriptionWrite) -> Result<Put, StoreError> {
+        let revision = write.expected_revision.map_or(1, |r| r + 1);
+        let item = subscription_item(&write.subscription, revision)?;
+        match write.expected_revision {
+            None => self.put(item, ITEM_IS_NEW, &[]),
+            Some(expected) => self.put(item, REVISION_IS_EXPECTED, &[(":expected", n(expected))]),
+        }
+    }
+
+    /// Our API's write of a record (its intent): the record alone, one
+    /// conditional `PutItem`.
+    pub(super) async fn save_record(&self, write: &SubscriptionWrite) -> Result<Saved, StoreError> {
+        let put = self.record_put(write)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .condition_expression(put.condition_expression().unwrap_or_default())
+            .set_expression_attribute_names(put.expression_attribute_names().cloned())
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Saved::Written),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(Saved::RevisionConflict)
+            }
+            Err(err) => Err(store_error("PutItem subscription record", &err)),
+        }
+    }
+
     pub(super) async fn commit_transaction(
         &self,
         commit: &EventCommit,
@@ -168,14 +209,7 @@ impl DynamoStore {
                         commit.tenant, write.subscription.tenant_id
                     )));
                 }
-                let revision = write.expected_revision.map_or(1, |r| r + 1);
-                let item = subscription_item(&write.subscription, revision)?;
-                let put = match write.expected_revision {
-                    None => self.put(item, ITEM_IS_NEW, &[])?,
-                    Some(expected) => {
-                        self.put(item, REVISION_IS_EXPECTED, &[(":expected", n(expected))])?
-                    }
-                };
+                let put = self.record_put(write)?;
                 items.push(TransactWriteItem::builder().put(put).build());
                 Some(items.len() - 1)
             }

@@ -39,7 +39,8 @@
 //! the claims land together or not at all: dedupe `attribute_not_exists`,
 //! record `attribute_not_exists` (first write) or `revision = :expected`,
 //! claims `attribute_not_exists OR tenant_id = :tenant`. The cancellation
-//! reasons say which condition failed.
+//! reasons say which condition failed. Our API's own write of a record (a
+//! pending change) is one `PutItem` under the same revision condition.
 //!
 //! # Files
 //!
@@ -66,8 +67,8 @@ use aws_sdk_dynamodb::Client;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use billing_domain::ports::{
     Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
-    ParkedEvent, ProviderRef, Settled, StoreError, StoredSubscription, SubscriptionReader,
-    TenantDirectory,
+    IntentRecorder, ParkedEvent, ProviderRef, Saved, Settled, StoreError, StoredSubscription,
+    SubscriptionReader, SubscriptionWrite, TenantDirectory,
 };
 use billing_domain::{Provider, TenantId, UnixTime};
 use commit::{names_in, ITEM_IS_NEW};
@@ -149,6 +150,13 @@ impl SubscriptionReader for DynamoStore {
             .await?;
         item.map(|item| read_subscription(tenant, &item))
             .transpose()
+    }
+}
+
+#[async_trait]
+impl IntentRecorder for DynamoStore {
+    async fn save_subscription(&self, write: &SubscriptionWrite) -> Result<Saved, StoreError> {
+        self.save_record(write).await
     }
 }
 

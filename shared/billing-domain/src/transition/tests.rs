@@ -445,7 +445,7 @@ fn target_of(n: u8) -> Option<(&'static str, u32)> {
 /// change a provider accepted.
 #[derive(Debug, Clone)]
 enum Op {
-    Event(ProviderEvent),
+    Event(Box<ProviderEvent>),
     Intent(ChangeIntent),
 }
 
@@ -510,7 +510,10 @@ fn delivery_with_intents() -> impl Strategy<Value = (Vec<Op>, Vec<Op>)> {
             (Just((in_order, delivered, intents)), positions)
         })
         .prop_map(|((in_order, delivered, intents), positions)| {
-            let mut ordered: Vec<Op> = in_order.into_iter().map(Op::Event).collect();
+            let mut ordered: Vec<Op> = in_order
+                .into_iter()
+                .map(|e| Op::Event(Box::new(e)))
+                .collect();
             for intent in &intents {
                 let at = ordered
                     .iter()
@@ -520,7 +523,10 @@ fn delivery_with_intents() -> impl Strategy<Value = (Vec<Op>, Vec<Op>)> {
                     .unwrap_or(ordered.len());
                 ordered.insert(at, Op::Intent(intent.clone()));
             }
-            let mut shuffled: Vec<Op> = delivered.into_iter().map(Op::Event).collect();
+            let mut shuffled: Vec<Op> = delivered
+                .into_iter()
+                .map(|e| Op::Event(Box::new(e)))
+                .collect();
             for (intent, at) in intents.into_iter().zip(positions) {
                 shuffled.insert(at.min(shuffled.len()), Op::Intent(intent));
             }

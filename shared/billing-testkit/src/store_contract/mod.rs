@@ -18,8 +18,10 @@
 //! `rt-multi-thread`) among its dev-dependencies.
 
 mod idempotency;
+mod intents;
 
 pub use idempotency::*;
+pub use intents::*;
 
 use billing_domain::event::{
     CheckoutDetails, EventKind, InvoiceDetails, ProviderEvent, SnapshotChange, SubscriptionSnapshot,
@@ -31,8 +33,8 @@ use billing_domain::ports::{
 use billing_domain::processing::{process_envelope, ProcessOutcome, ProcessingPolicy};
 use billing_domain::subscription::{Facet, InvoiceOutcome, Sources};
 use billing_domain::{
-    apply_event, EventOrder, Money, PlanCode, Provider, Subscription, SubscriptionStatus, TenantId,
-    Transition, UnixTime, WebhookEnvelope,
+    apply_event, ChangeIntent, ChangeTiming, EventOrder, Money, PendingChange, PlanCode, Provider,
+    Subscription, SubscriptionStatus, TenantId, Transition, UnixTime, WebhookEnvelope,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -65,6 +67,7 @@ macro_rules! store_contract_tests {
             a_released_key_begins_afresh,
             a_request_that_lost_its_key_neither_completes_nor_releases_it,
             keys_belong_to_one_tenant,
+            saving_a_record_needs_the_revision_it_was_read_at,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -200,7 +203,7 @@ async fn commit_ok<S: EventLedger + ?Sized>(store: &S, commit: &EventCommit) -> 
         .unwrap_or_else(|e| panic!("commit of {} failed: {e}", commit.event_id))
 }
 
-async fn stored<S: EventLedger + ?Sized>(
+pub(crate) async fn stored<S: EventLedger + ?Sized>(
     store: &S,
     tenant: &TenantId,
 ) -> Option<(Subscription, u64)> {
@@ -656,6 +659,11 @@ pub fn full_subscription(tenant: &TenantId, seed: &Seed) -> Subscription {
         trial_end: Some(UnixTime(1_699_000_000)),
         seats: u32::MAX,
         past_due_since: Some(UnixTime(1_700_000_001)),
+        pending_change: Some(PendingChange {
+            plan: PlanCode::new("pro-yearly"),
+            seats: 7,
+            effective_at: UnixTime(1_731_536_000),
+        }),
         last_event: Some(order(1_700_000_600, 3, "snapshot")),
         created_at: UnixTime(i64::MIN / 2),
         updated_at: UnixTime(i64::MAX),
@@ -674,6 +682,14 @@ pub fn full_subscription(tenant: &TenantId, seed: &Seed) -> Subscription {
                 order: order(1_700_000_100, 2, "invoice"),
                 provider: Provider::Stripe,
                 value: invoice,
+            }),
+            intent: Some(ChangeIntent {
+                subscription_id: seed.id("sub", "full"),
+                plan: PlanCode::new("pro-yearly"),
+                seats: 7,
+                timing: ChangeTiming::PeriodEnd,
+                effective_at: UnixTime(1_731_536_000),
+                requested_at: UnixTime(1_700_000_700),
             }),
         },
     }
