@@ -54,7 +54,7 @@ pub(crate) struct ApiFailure {
 }
 
 impl ApiFailure {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -62,24 +62,27 @@ impl ApiFailure {
         }
     }
 
-    fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
     /// A parameter names an object that does not exist.
-    fn missing(message: impl Into<String>) -> Self {
+    pub(crate) fn missing(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "resource_missing", message)
     }
 
     /// The object the path names does not exist.
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "resource_missing", message)
     }
 
     /// A subscription action the subscription cannot take.
-    fn refused(error: ActionError) -> Self {
+    pub(crate) fn refused(error: ActionError) -> Self {
         match error {
             ActionError::UnknownSubscription => Self::not_found("no such subscription"),
+            ActionError::UnknownPaymentMethod => Self::not_found("no such payment method"),
+            ActionError::UnknownPrice => Self::missing(error.to_string()),
+            ActionError::InvalidChange(_) => Self::invalid(error.to_string()),
             ActionError::NotLive => Self::new(
                 StatusCode::CONFLICT,
                 "subscription_not_live",
@@ -130,6 +133,8 @@ pub(crate) async fn create_customer(
                 tenant_id: request.tenant_id,
                 created: unix_now(),
                 last_event_at: None,
+                payment_methods: Vec::new(),
+                default_payment_method: None,
             };
             let answer = CustomerObject {
                 id: customer.id.clone(),
@@ -289,7 +294,7 @@ pub(crate) async fn cancel_subscription(
         .await
 }
 
-fn subscription_answer(
+pub(crate) fn subscription_answer(
     state: &SandboxState,
     subscription_id: &str,
 ) -> Result<SubscriptionObject, ApiFailure> {
@@ -300,7 +305,7 @@ fn subscription_answer(
         .ok_or_else(|| ApiFailure::not_found("no such subscription"))
 }
 
-fn hosted_url(config: &SandboxConfig, page: &str, id: &str) -> String {
+pub(crate) fn hosted_url(config: &SandboxConfig, page: &str, id: &str) -> String {
     format!(
         "{}/sandbox/{page}/{id}",
         config.public_base_url.trim_end_matches('/')
@@ -309,7 +314,7 @@ fn hosted_url(config: &SandboxConfig, page: &str, id: &str) -> String {
 
 /// Return URLs are followed by a browser after the hosted page: absolute
 /// http(s) only.
-fn check_return_url(value: &str, field: &str) -> Result<(), ApiFailure> {
+pub(crate) fn check_return_url(value: &str, field: &str) -> Result<(), ApiFailure> {
     match url::Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
         _ => Err(ApiFailure::invalid(format!(
@@ -327,7 +332,7 @@ impl SandboxProvider {
     /// (`next_event_time`) while holding the lock; it queues its events
     /// itself (`SandboxProvider::send`), still under the lock. `path` is the
     /// request's own path, path parameters included.
-    async fn api_call<Req, Res, F>(
+    pub(crate) async fn api_call<Req, Res, F>(
         &self,
         headers: &HeaderMap,
         path: &str,
@@ -410,7 +415,7 @@ impl SandboxProvider {
         (StatusCode::OK, Json(answer)).into_response()
     }
 
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiFailure> {
+    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiFailure> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

@@ -8,10 +8,13 @@
 //! - `api`: the provider API under `/sandbox/v1/` (bearer key, JSON,
 //!   idempotency keys): customers, checkout and portal sessions, and
 //!   cancelling a subscription (at period end or at once);
-//! - `checkout` and `portal`: the hosted pages a browser (or a test) clicks
-//!   through; `html` renders them;
-//! - `simulation`: what each outcome does to the provider's state and which
-//!   events a real provider would send for it;
+//!   `self_service_api`: plan changes and their preview, resume, the test
+//!   clock (`advance`), saved cards and add-a-card sessions;
+//! - `checkout`, `portal` and `setup`: the hosted pages a browser (or a
+//!   test) clicks through; `html` renders them;
+//! - `simulation`, `plan_change` and `cards`: what each action does to the
+//!   provider's state and which events a real provider would send for it;
+//!   `proration` is the documented proration rule;
 //! - `delivery`: signs each event the Standard Webhooks way and POSTs it to
 //!   the webhook URL, in order, retrying with backoff;
 //! - `state`: the provider's records, optionally persisted to a JSON file.
@@ -35,10 +38,15 @@
 //! ```
 
 mod api;
+mod cards;
 mod checkout;
 mod delivery;
 mod html;
+mod plan_change;
 mod portal;
+mod proration;
+mod self_service_api;
+mod setup;
 mod simulation;
 mod state;
 
@@ -47,7 +55,8 @@ use axum::Router;
 use billing_domain::secrets::WebhookSecret;
 use billing_domain::Catalog;
 use billing_providers::sandbox::wire::{
-    SandboxEvent, CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH, PORTAL_SESSIONS_PATH, SUBSCRIPTIONS_PATH,
+    SandboxEvent, CHECKOUT_SESSIONS_PATH, CUSTOMERS_PATH, PAYMENT_METHODS_PATH,
+    PORTAL_SESSIONS_PATH, SETUP_SESSIONS_PATH, SUBSCRIPTIONS_PATH,
 };
 use billing_providers::standard_webhooks;
 use delivery::{Outgoing, PendingWork};
@@ -208,6 +217,42 @@ impl SandboxProvider {
             .route(
                 &format!("{SUBSCRIPTIONS_PATH}/{{subscription_id}}/cancel"),
                 post(api::cancel_subscription),
+            )
+            .route(
+                &format!("{SUBSCRIPTIONS_PATH}/{{subscription_id}}/change"),
+                post(self_service_api::change_subscription),
+            )
+            .route(
+                &format!("{SUBSCRIPTIONS_PATH}/{{subscription_id}}/preview"),
+                post(self_service_api::preview_change),
+            )
+            .route(
+                &format!("{SUBSCRIPTIONS_PATH}/{{subscription_id}}/resume"),
+                post(self_service_api::resume_subscription),
+            )
+            .route(
+                &format!("{SUBSCRIPTIONS_PATH}/{{subscription_id}}/advance"),
+                post(self_service_api::advance_subscription),
+            )
+            .route(
+                &format!("{CUSTOMERS_PATH}/{{customer_id}}/payment_methods"),
+                get(self_service_api::list_payment_methods),
+            )
+            .route(
+                &format!("{CUSTOMERS_PATH}/{{customer_id}}/default_payment_method"),
+                post(self_service_api::set_default_payment_method),
+            )
+            .route(
+                &format!("{PAYMENT_METHODS_PATH}/{{payment_method_id}}/detach"),
+                post(self_service_api::detach_payment_method),
+            )
+            .route(
+                SETUP_SESSIONS_PATH,
+                post(self_service_api::create_setup_session),
+            )
+            .route(
+                "/sandbox/setup/{setup_session_id}",
+                get(setup::show).post(setup::submit),
             )
             .route(
                 "/sandbox/checkout/{session_id}",

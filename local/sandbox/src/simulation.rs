@@ -19,8 +19,8 @@ use crate::state::{
 };
 use billing_domain::Interval;
 use billing_providers::sandbox::wire::{
-    CheckoutSessionObject, InvoiceObject, SandboxEvent, SandboxEventType, SandboxStatus,
-    SubscriptionObject,
+    CheckoutSessionObject, InvoiceObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
+    SandboxStatus, ScheduledChangeObject, SubscriptionObject,
 };
 use serde::Serialize;
 
@@ -43,6 +43,7 @@ pub(crate) enum EventData {
     Checkout(CheckoutSessionObject),
     Subscription(SubscriptionObject),
     Invoice(InvoiceObject),
+    PaymentMethod(PaymentMethodObject),
 }
 
 pub(crate) type Event = SandboxEvent<EventData>;
@@ -62,6 +63,12 @@ pub(crate) enum ActionError {
     AmbiguousSubscription,
     #[error("this subscription has ended or never started; it cannot be changed")]
     NotLive,
+    #[error("no such price in the sandbox catalog")]
+    UnknownPrice,
+    #[error("{0}")]
+    InvalidChange(&'static str),
+    #[error("no such payment method")]
+    UnknownPaymentMethod,
 }
 
 /// The checkout page was submitted with `outcome` at `at`.
@@ -106,6 +113,7 @@ pub(crate) fn complete_checkout(
         canceled_at: None,
         quantity: 1,
         created: at,
+        scheduled_change: None,
     };
 
     let mut events = Vec::with_capacity(3);
@@ -128,7 +136,13 @@ pub(crate) fn complete_checkout(
             at,
         });
     }
-    stamp(state.customers.get_mut(&session.customer_id), at);
+    if let Some(customer) = state.customers.get_mut(&session.customer_id) {
+        if paid {
+            // The card just charged stays on file, as at a real provider.
+            crate::cards::save_checkout_card(customer);
+        }
+        stamp(Some(customer), at);
+    }
     state
         .subscriptions
         .insert(subscription.id.clone(), subscription);
@@ -261,6 +275,8 @@ pub(crate) fn apply_portal_action(
         PortalAction::Cancel => {
             subscription.cancel_at_period_end = true;
             subscription.cancel_at = Some(subscription.current_period_end);
+            // A cancellation drops a change waiting for the period's end.
+            subscription.scheduled_change = None;
             SandboxEventType::SubscriptionUpdated
         }
         PortalAction::Resume => {
@@ -271,6 +287,7 @@ pub(crate) fn apply_portal_action(
         PortalAction::CancelNow => {
             subscription.status = SandboxStatus::Canceled;
             subscription.canceled_at = Some(at);
+            subscription.scheduled_change = None;
             SandboxEventType::SubscriptionCanceled
         }
     };
@@ -280,7 +297,7 @@ pub(crate) fn apply_portal_action(
     Ok(vec![event])
 }
 
-fn stamp(customer: Option<&mut CustomerRecord>, at: i64) {
+pub(crate) fn stamp(customer: Option<&mut CustomerRecord>, at: i64) {
     if let Some(customer) = customer {
         customer.last_event_at = Some(customer.last_event_at.map_or(at, |last| last.max(at)));
     }
@@ -301,7 +318,7 @@ fn checkout_completed(session: &CheckoutSessionRecord, subscription_id: &str, at
     )
 }
 
-fn subscription_event(
+pub(crate) fn subscription_event(
     event_type: SandboxEventType,
     subscription: &SubscriptionRecord,
     at: i64,
@@ -329,11 +346,21 @@ pub(crate) fn subscription_object(subscription: &SubscriptionRecord) -> Subscrip
         cancel_at: subscription.cancel_at,
         canceled_at: subscription.canceled_at,
         quantity: subscription.quantity,
+        scheduled_change: subscription.scheduled_change.as_ref().map(|change| {
+            ScheduledChangeObject {
+                price_id: change.price_id.clone(),
+                quantity: change.quantity,
+                effective_at: subscription.current_period_end,
+            }
+        }),
     }
 }
 
 /// The invoice for the period starting at `at`, charged once.
 fn invoice_event(subscription: &SubscriptionRecord, at: i64, paid: bool) -> Event {
+    let total = subscription
+        .amount_minor
+        .saturating_mul(subscription.quantity.into());
     let event_type = if paid {
         SandboxEventType::InvoicePaid
     } else {
@@ -349,8 +376,8 @@ fn invoice_event(subscription: &SubscriptionRecord, at: i64, paid: bool) -> Even
             subscription_id: subscription.id.clone(),
             tenant_id: subscription.tenant_id.clone(),
             created: at,
-            amount_due: subscription.amount_minor,
-            amount_paid: if paid { subscription.amount_minor } else { 0 },
+            amount_due: total,
+            amount_paid: if paid { total } else { 0 },
             currency: subscription.currency.clone(),
             attempt_count: 1,
         }),
@@ -373,6 +400,8 @@ mod tests {
                 tenant_id: "org_1".into(),
                 created: AT - 10,
                 last_event_at: None,
+                payment_methods: Vec::new(),
+                default_payment_method: None,
             },
         );
         state.checkout_sessions.insert(

@@ -25,6 +25,8 @@ pub(crate) struct SandboxState {
     pub portal_sessions: BTreeMap<String, PortalSessionRecord>,
     #[serde(default)]
     pub subscriptions: BTreeMap<String, SubscriptionRecord>,
+    #[serde(default)]
+    pub setup_sessions: BTreeMap<String, SetupSessionRecord>,
     /// Idempotency key → the answer given, replayed for the same request.
     #[serde(default)]
     pub idempotency: BTreeMap<String, IdempotentAnswer>,
@@ -39,6 +41,33 @@ pub(crate) struct CustomerRecord {
     /// fall strictly after it.
     #[serde(default)]
     pub last_event_at: Option<i64>,
+    /// Saved cards, oldest first.
+    #[serde(default)]
+    pub payment_methods: Vec<CardRecord>,
+    /// The card future invoices are charged to.
+    #[serde(default)]
+    pub default_payment_method: Option<String>,
+}
+
+/// A saved test card: brand, last four digits and expiry, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CardRecord {
+    pub id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SetupSessionRecord {
+    pub id: String,
+    pub customer_id: String,
+    pub return_url: String,
+    pub created: i64,
+    /// The card saved through this page; a page saves one card.
+    #[serde(default)]
+    pub saved: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +154,18 @@ pub(crate) struct SubscriptionRecord {
     pub canceled_at: Option<i64>,
     pub quantity: u32,
     pub created: i64,
+    /// A plan or seat change waiting for the end of the period.
+    #[serde(default)]
+    pub scheduled_change: Option<ScheduledChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ScheduledChange {
+    pub plan_code: String,
+    pub price_id: String,
+    pub amount_minor: i64,
+    pub interval: Interval,
+    pub quantity: u32,
 }
 
 impl SubscriptionRecord {
@@ -221,6 +262,14 @@ mod tests {
                 tenant_id: "org_1".into(),
                 created: 1,
                 last_event_at: Some(2),
+                payment_methods: vec![CardRecord {
+                    id: "pm_1".into(),
+                    brand: "visa".into(),
+                    last4: "4242".into(),
+                    exp_month: 12,
+                    exp_year: 2030,
+                }],
+                default_payment_method: Some("pm_1".into()),
             },
         );
         state

@@ -318,6 +318,18 @@ pub fn customer_idempotency_key(tenant: &billing_domain::TenantId) -> String {
     format!("customer-create:{tenant}")
 }
 
+/// `base` followed by `segments`, each percent-encoded as one path segment,
+/// so an id (ours or a caller's) can never change which endpoint is
+/// called; `None` when `base` cannot take a path.
+pub fn url_with_segments(base: &str, segments: &[&str]) -> Option<String> {
+    let mut url = Url::parse(base).ok()?;
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(segments);
+    Some(url.into())
+}
+
 /// One logical provider call, kept whole so every attempt sends the same
 /// bytes. Builder methods never fail; a bad header or body is reported by
 /// `send_with_retries` as [`SendError::InvalidRequest`].

@@ -10,8 +10,8 @@
 //! the 400 answer.
 
 use super::wire::{
-    CheckoutSessionObject, InvoiceObject, SandboxEvent, SandboxEventType, SandboxStatus,
-    SubscriptionObject,
+    CheckoutSessionObject, InvoiceObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
+    SandboxStatus, SubscriptionObject,
 };
 use crate::payload::{decode, malformed};
 use crate::standard_webhooks::{self, DEFAULT_TOLERANCE_SECONDS};
@@ -101,6 +101,16 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         Some(SandboxEventType::InvoicePaymentFailed) => {
             let (details, hint) = invoice(decode(&event.data, "invoice")?);
             (EventKind::InvoicePaymentFailed(details), hint)
+        }
+        Some(SandboxEventType::PaymentMethodAttached) => {
+            let method: PaymentMethodObject = decode(&event.data, "payment method")?;
+            (
+                EventKind::PaymentMethodAttached {
+                    customer_id: Some(method.customer_id),
+                    payment_method_id: method.id,
+                },
+                tenant(&method.tenant_id),
+            )
         }
         None => (EventKind::Unknown, None),
     };

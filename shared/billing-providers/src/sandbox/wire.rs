@@ -17,8 +17,18 @@ pub const CUSTOMERS_PATH: &str = "/sandbox/v1/customers";
 pub const CHECKOUT_SESSIONS_PATH: &str = "/sandbox/v1/checkout_sessions";
 /// Creates a customer portal session: [`CreatePortalSessionRequest`] → [`HostedSessionObject`].
 pub const PORTAL_SESSIONS_PATH: &str = "/sandbox/v1/portal_sessions";
-/// `POST {SUBSCRIPTIONS_PATH}/{id}/cancel` with [`CancelSubscriptionRequest`].
+/// `POST {SUBSCRIPTIONS_PATH}/{id}/cancel` with [`CancelSubscriptionRequest`];
+/// `/{id}/resume` and `/{id}/advance` with [`EmptyRequest`]; `/{id}/change`
+/// with [`ChangeSubscriptionRequest`]; `/{id}/preview` with the same body →
+/// [`PreviewObject`]. Each but the preview answers [`SubscriptionObject`].
 pub const SUBSCRIPTIONS_PATH: &str = "/sandbox/v1/subscriptions";
+/// Creates a hosted add-a-card page: [`CreateSetupSessionRequest`] → [`HostedSessionObject`].
+pub const SETUP_SESSIONS_PATH: &str = "/sandbox/v1/setup_sessions";
+/// `POST {PAYMENT_METHODS_PATH}/{id}/detach` with [`EmptyRequest`] → [`PaymentMethodObject`].
+/// A customer's cards: `GET {CUSTOMERS_PATH}/{id}/payment_methods` →
+/// [`PaymentMethodListObject`], and `POST {CUSTOMERS_PATH}/{id}/default_payment_method`
+/// with [`SetDefaultPaymentMethodRequest`] → the same list.
+pub const PAYMENT_METHODS_PATH: &str = "/sandbox/v1/payment_methods";
 
 // ---------- Events ----------
 
@@ -37,16 +47,19 @@ pub enum SandboxEventType {
     InvoicePaid,
     /// `data`: [`InvoiceObject`].
     InvoicePaymentFailed,
+    /// `data`: [`PaymentMethodObject`]; a card was saved.
+    PaymentMethodAttached,
 }
 
 impl SandboxEventType {
-    pub const ALL: [SandboxEventType; 6] = [
+    pub const ALL: [SandboxEventType; 7] = [
         SandboxEventType::CheckoutCompleted,
         SandboxEventType::SubscriptionCreated,
         SandboxEventType::SubscriptionUpdated,
         SandboxEventType::SubscriptionCanceled,
         SandboxEventType::InvoicePaid,
         SandboxEventType::InvoicePaymentFailed,
+        SandboxEventType::PaymentMethodAttached,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +70,7 @@ impl SandboxEventType {
             SandboxEventType::SubscriptionCanceled => "subscription.canceled",
             SandboxEventType::InvoicePaid => "invoice.paid",
             SandboxEventType::InvoicePaymentFailed => "invoice.payment_failed",
+            SandboxEventType::PaymentMethodAttached => "payment_method.attached",
         }
     }
 
@@ -163,10 +177,37 @@ pub struct SubscriptionObject {
     pub canceled_at: Option<i64>,
     #[serde(default = "one")]
     pub quantity: u32,
+    /// A change waiting for the period's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_change: Option<ScheduledChangeObject>,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// A plan or seat change that takes effect when the current period ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledChangeObject {
+    pub price_id: String,
+    pub quantity: u32,
+    pub effective_at: i64,
+}
+
+/// A saved card: never more than brand, last four digits and expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethodObject {
+    /// `pm_…`
+    pub id: String,
+    pub customer_id: String,
+    pub tenant_id: String,
+    /// Always `card` at the sandbox.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
 }
 
 /// `invoice.*` data. Amounts are integer minor units of `currency`.
@@ -227,6 +268,65 @@ pub struct CreatePortalSessionRequest {
 #[serde(deny_unknown_fields)]
 pub struct CancelSubscriptionRequest {
     pub at_period_end: bool,
+}
+
+/// A plan or seat change of a subscription, or its preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeSubscriptionRequest {
+    /// The new plan's sandbox price id.
+    pub price_id: String,
+    pub quantity: u32,
+    /// `now` (prorated) or `period_end`.
+    pub timing: String,
+    /// For `now`: the moment proration is computed for (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proration_date: Option<i64>,
+}
+
+/// What a change would charge. Amounts are integer minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewObject {
+    pub currency: String,
+    pub amount_due_now: i64,
+    pub proration_date: i64,
+    pub lines: Vec<PreviewLineObject>,
+    pub next_invoice_amount: i64,
+    pub next_invoice_date: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewLineObject {
+    pub description: String,
+    pub amount: i64,
+    pub proration: bool,
+    pub period_start: i64,
+    pub period_end: i64,
+}
+
+/// A body-less action (resume, advance, detach): `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyRequest {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSetupSessionRequest {
+    pub customer_id: String,
+    /// Where the page returns after the card is saved or the customer goes back.
+    pub return_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetDefaultPaymentMethodRequest {
+    pub payment_method_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethodListObject {
+    pub data: Vec<PaymentMethodObject>,
+    pub default_payment_method: Option<String>,
 }
 
 /// A created checkout or portal session: its id and hosted page.

@@ -30,6 +30,7 @@ mod razorpay_api;
 mod razorpay_events;
 mod sandbox_api;
 mod sandbox_events;
+mod sandbox_self_service;
 mod standard_webhooks;
 mod stripe_api;
 mod stripe_events;

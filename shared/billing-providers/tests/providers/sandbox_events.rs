@@ -11,7 +11,8 @@ use billing_domain::{
     Subscription, SubscriptionStatus, TenantId, Transition, UnixTime,
 };
 use billing_providers::sandbox::wire::{
-    CheckoutSessionObject, InvoiceObject, SandboxEvent, SandboxEventType, SubscriptionObject,
+    CheckoutSessionObject, InvoiceObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
+    ScheduledChangeObject, SubscriptionObject,
 };
 use billing_providers::sandbox::SandboxWebhooks;
 use billing_providers::standard_webhooks::sign;
@@ -114,6 +115,7 @@ fn subscription(
         cancel_at: None,
         canceled_at: None,
         quantity: 1,
+        scheduled_change: None,
     };
     edit(&mut object);
     SandboxEvent::new(id, event_type, at, object)
@@ -243,6 +245,56 @@ fn unknown_event_type_is_acknowledged_as_unknown() {
     let event = receive(&delivery_at(SECRET, "evt_u", raw, T0), T0).unwrap();
     assert_eq!(event.kind, EventKind::Unknown);
     assert_eq!(event.event_type, "customer.deleted");
+}
+
+#[test]
+fn a_saved_card_is_a_payment_method_event_for_the_tenant_and_changes_no_state() {
+    let event = send(&SandboxEvent::new(
+        "evt_pm",
+        SandboxEventType::PaymentMethodAttached,
+        T0,
+        PaymentMethodObject {
+            id: "pm_1".into(),
+            customer_id: "cus_1".into(),
+            tenant_id: "org_42".into(),
+            kind: "card".into(),
+            brand: "visa".into(),
+            last4: "4242".into(),
+            exp_month: 12,
+            exp_year: 2034,
+        },
+    ));
+    assert_eq!(
+        event.kind,
+        EventKind::PaymentMethodAttached {
+            customer_id: Some("cus_1".into()),
+            payment_method_id: "pm_1".into(),
+        }
+    );
+    assert_eq!(event.tenant_hint, Some(tenant()));
+}
+
+#[test]
+fn a_scheduled_change_rides_along_without_changing_the_snapshot() {
+    let plain = send(&subscription(
+        "evt_a",
+        SandboxEventType::SubscriptionUpdated,
+        T0,
+        |_| {},
+    ));
+    let scheduled = send(&subscription(
+        "evt_a",
+        SandboxEventType::SubscriptionUpdated,
+        T0,
+        |s| {
+            s.scheduled_change = Some(ScheduledChangeObject {
+                price_id: "sbx_price_team_monthly".into(),
+                quantity: 3,
+                effective_at: T0 + MONTH,
+            })
+        },
+    ));
+    assert_eq!(plain.kind, scheduled.kind);
 }
 
 #[test]
