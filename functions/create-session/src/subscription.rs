@@ -7,7 +7,8 @@ use crate::errors::command_error;
 use crate::SessionApi;
 use billing_domain::commands::{self, ChangeRequest};
 use billing_domain::ports::{ChangePreview, CustomerRegistry, IntentRecorder};
-use billing_domain::{Action, ChangeTiming, PendingChange, TenantId, UnixTime};
+use billing_domain::{Action, ChangeTiming, TenantId, UnixTime};
+use billing_lambda::bodies::PendingChangeBody;
 use billing_lambda::clock::{parse_rfc3339, rfc3339};
 use billing_lambda::{request, ApiError};
 use lambda_http::Request;
@@ -69,25 +70,6 @@ pub struct PreviewLineBody {
 pub struct NextInvoiceBody {
     pub amount_minor: i64,
     pub date: Option<String>,
-}
-
-/// `pendingChange`, as status shows it too.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingChangeBody {
-    pub plan: String,
-    pub seats: u32,
-    pub effective_at: Option<String>,
-}
-
-impl From<&PendingChange> for PendingChangeBody {
-    fn from(pending: &PendingChange) -> Self {
-        Self {
-            plan: pending.plan.to_string(),
-            seats: pending.seats,
-            effective_at: rfc3339(pending.effective_at),
-        }
-    }
 }
 
 #[derive(Debug, Serialize)]

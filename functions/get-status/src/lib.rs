@@ -7,6 +7,7 @@ use billing_domain::{
     access_level, AccessLevel, Catalog, Entitlements, GracePolicy, Subscription,
     SubscriptionStatus, UnixTime,
 };
+use billing_lambda::bodies::PendingChangeBody;
 use billing_lambda::clock::rfc3339;
 use billing_lambda::{json_response, request, ApiError, ConfigError, Env};
 use lambda_http::http::{Method, StatusCode};
@@ -130,6 +131,7 @@ impl<R: SubscriptionReader> StatusApi<R> {
             entitlements: granting.entitlements.clone(),
             provider: Some(sub.provider.as_str()),
             updated_at: rfc3339(sub.updated_at),
+            pending_change: sub.pending_change.as_ref().map(PendingChangeBody::from),
         }
     }
 
@@ -149,6 +151,7 @@ impl<R: SubscriptionReader> StatusApi<R> {
             entitlements: free.entitlements.clone(),
             provider: None,
             updated_at: None,
+            pending_change: None,
         }
     }
 
@@ -166,6 +169,8 @@ impl<R: SubscriptionReader> StatusApi<R> {
                         currency: p.price.currency.clone(),
                     },
                     entitlements: p.entitlements.clone(),
+                    min_seats: p.min_seats,
+                    max_seats: p.max_seats,
                 })
                 .collect(),
         }
@@ -195,6 +200,9 @@ pub struct StatusBody {
     pub entitlements: Entitlements,
     pub provider: Option<&'static str>,
     pub updated_at: Option<String>,
+    /// A plan or seat change on its way (recorded by our API, settled by
+    /// webhooks).
+    pub pending_change: Option<PendingChangeBody>,
 }
 
 #[derive(Debug, Serialize)]
@@ -210,6 +218,8 @@ pub struct PlanBody {
     pub interval: billing_domain::Interval,
     pub price: PriceBody,
     pub entitlements: Entitlements,
+    pub min_seats: u32,
+    pub max_seats: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]

@@ -2,6 +2,7 @@
 //! the tenant from API Gateway's JWT claims, JSON error responses, raw request
 //! bodies and structured JSON logging. Domain rules stay in `billing-domain`.
 
+pub mod bodies;
 pub mod clock;
 pub mod config;
 pub mod idempotency;
