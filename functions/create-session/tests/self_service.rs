@@ -665,14 +665,16 @@ async fn every_refusal_has_its_status_and_code_and_changes_nothing() {
             (status, Some(code)),
             "{body}"
         );
-        let calls = gateway.calls();
-        assert!(
-            calls.changes.is_empty()
-                && calls.defaults.is_empty()
-                && calls.removals.is_empty()
-                && calls.setups.is_empty(),
-            "{code}: no change at the provider"
-        );
+        {
+            let calls = gateway.calls();
+            assert!(
+                calls.changes.is_empty()
+                    && calls.defaults.is_empty()
+                    && calls.removals.is_empty()
+                    && calls.setups.is_empty(),
+                "{code}: no change at the provider"
+            );
+        }
         assert_eq!(
             store.get_subscription(&tenant()).await.unwrap(),
             before,
