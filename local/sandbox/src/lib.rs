@@ -265,6 +265,30 @@ impl SandboxProvider {
             .with_state(Arc::clone(self))
     }
 
+    /// The test clock: ends the current period of the tenant's live
+    /// subscription now, as `POST .../{id}/advance` does (it ends if set to
+    /// cancel, else renews with any scheduled change), and sends its events.
+    pub async fn advance_period(&self, tenant_id: &str) -> Result<(), String> {
+        let mut state = self.lock_state().await;
+        let id = state
+            .subscriptions
+            .values()
+            .filter(|s| s.tenant_id == tenant_id && s.is_live())
+            .max_by_key(|s| s.created)
+            .map(|s| s.id.clone())
+            .ok_or_else(|| format!("tenant {tenant_id} has no live sandbox subscription"))?;
+        let last_event_at = state
+            .subscriptions
+            .get(&id)
+            .and_then(|s| state.customers.get(&s.customer_id))
+            .and_then(|c| c.last_event_at);
+        let at = next_event_time(last_event_at).await;
+        let events = plan_change::advance(&mut state, &id, at).map_err(|e| e.to_string())?;
+        self.send(events);
+        self.persist(&state);
+        Ok(())
+    }
+
     /// Resolves once no delivery is queued or in flight and no simulated
     /// renewal is waiting to happen (tests wait on this before asserting).
     pub async fn wait_for_deliveries(&self) {

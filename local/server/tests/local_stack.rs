@@ -12,6 +12,7 @@
 //! poller may well process another test's messages.
 
 mod common;
+mod self_service;
 
 use common::{read, unique_tenant, unix_now, without_updated_at, Mode, SampleTenant, TestStack};
 use reqwest::StatusCode;
@@ -52,7 +53,19 @@ in_both_modes!(
     webhook_with_a_bad_signature_is_refused_and_never_processed,
     unknown_routes_and_providers_are_not_found,
     every_openapi_route_is_served_with_its_documented_auth,
+    preview_then_change_now_charges_the_preview_and_the_webhook_settles_it,
+    a_change_at_period_end_stays_pending_until_the_period_turns,
+    cancel_at_period_end_then_resume_through_the_api,
+    saved_cards_can_be_added_made_default_and_removed_but_not_the_last,
+    a_viewer_reads_but_cannot_change,
 );
+
+use self_service::{
+    a_change_at_period_end_stays_pending_until_the_period_turns, a_viewer_reads_but_cannot_change,
+    cancel_at_period_end_then_resume_through_the_api,
+    preview_then_change_now_charges_the_preview_and_the_webhook_settles_it,
+    saved_cards_can_be_added_made_default_and_removed_but_not_the_last,
+};
 
 // ---------- Sandbox checkout and portal ----------
 

@@ -214,6 +214,36 @@ impl TestStack {
             .expect("a dev token")
     }
 
+    /// A bearer token for `tenant` with `role` (owner, admin, viewer).
+    pub fn token_as(&self, tenant: &str, role: &str) -> String {
+        self.auth
+            .issue(tenant, role, unix_now(), 3600)
+            .expect("a dev token")
+    }
+
+    /// A request to our API as `tenant`'s owner: `method` and `path`, with
+    /// a JSON body if any; returns the status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        tenant: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method.clone(), self.url(path))
+            .bearer_auth(self.token(tenant));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        read(response).await
+    }
+
     /// `GET /billing/status` as `tenant`; the status must be readable.
     pub async fn status(&self, tenant: &str) -> Value {
         let response = self
@@ -331,7 +361,7 @@ impl TestStack {
     }
 
     /// Posts a hosted page's form; it must answer 303. Returns the location.
-    async fn submit_form(&self, url: &str, form: &[(&str, &str)]) -> String {
+    pub async fn submit_form(&self, url: &str, form: &[(&str, &str)]) -> String {
         let response = self
             .http
             .post(url)
