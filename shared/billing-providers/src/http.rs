@@ -372,6 +372,10 @@ impl ApiRequest {
         Self::new(Method::POST, url)
     }
 
+    pub fn delete(url: &str) -> Self {
+        Self::new(Method::DELETE, url)
+    }
+
     /// `Authorization: Bearer <token>`, marked sensitive so it never prints.
     pub fn bearer_auth(self, token: &str) -> Self {
         self.authorization(format!("Bearer {token}"))

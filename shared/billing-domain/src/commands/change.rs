@@ -143,6 +143,7 @@ pub fn choose_change<'a>(
             current_price_id: snapshot.and_then(|s| s.price_id.clone()),
             plan_code: plan.code.to_string(),
             price_id: price_id.to_owned(),
+            interval: plan.interval,
             seats,
             timing: request.timing,
             proration_date: request.proration_date.unwrap_or(now),

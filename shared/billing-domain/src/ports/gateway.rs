@@ -3,6 +3,7 @@
 //! cancellation and resumption, and payment methods. What a provider cannot
 //! do it declares in [`Capabilities`], so a command refuses before calling.
 
+use crate::catalog::Interval;
 use crate::ids::{Provider, TenantId, UnixTime};
 use crate::intent::ChangeTiming;
 use async_trait::async_trait;
@@ -105,6 +106,8 @@ pub struct PlanChange {
     pub current_price_id: Option<String>,
     pub plan_code: String,
     pub price_id: String,
+    /// The new price's billing interval (a scheduled phase's length).
+    pub interval: Interval,
     pub seats: u32,
     pub timing: ChangeTiming,
     /// The moment proration is computed for: a change passes the preview's,

@@ -1,15 +1,21 @@
 //! `StripeGateway`: the `BillingGateway` port over Stripe's REST API
-//! (customers, Checkout Sessions, Customer Portal sessions).
+//! (customers, Checkout Sessions, Customer Portal sessions; plan changes,
+//! previews, cancel and resume in `changes.rs`; payment methods in
+//! `cards.rs`).
 //!
 //! Stripe takes form-encoded bodies with bracketed keys (`metadata[tenant_id]`)
 //! and a bearer secret key. Every POST carries an `Idempotency-Key`, so our
 //! retries (and the caller's) never create a second object, and Stripe's
-//! `Stripe-Should-Retry` answer header overrides our own retry guess.
+//! `Stripe-Should-Retry` answer header overrides our own retry guess. Every
+//! request pins `Stripe-Version` ([`PINNED_API_VERSION`]), so the shapes we
+//! send and read do not move with the account's default version.
 
-use crate::http::{ApiClient, ApiRequest, ApiResponse, Rejection};
+use super::wire::{CreatedObject, PortalObject, SessionObject};
+use crate::http::{url_with_segments, ApiClient, ApiRequest, ApiResponse, Rejection};
 use async_trait::async_trait;
 use billing_domain::ports::{
-    BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
+    BillingGateway, Capabilities, ChangeAccepted, ChangePreview, CheckoutRequest, CheckoutSession,
+    PaymentMethod, PlanChange, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::{Provider, TenantId};
@@ -19,6 +25,11 @@ use std::fmt;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 
+/// The API version every request names: basil, where the invoice preview
+/// is `POST /v1/invoices/create_preview`, periods live on subscription
+/// items, and prorations are marked on a line's parent.
+pub const PINNED_API_VERSION: &str = "2025-03-31.basil";
+
 const SHOULD_RETRY_HEADER: &str = "stripe-should-retry";
 
 /// Stripe's billing API for one secret key.
@@ -26,7 +37,7 @@ const SHOULD_RETRY_HEADER: &str = "stripe-should-retry";
 pub struct StripeGateway {
     api_key: String,
     base_url: String,
-    api_version: Option<String>,
+    api_version: String,
     client: ApiClient,
 }
 
@@ -41,13 +52,13 @@ impl fmt::Debug for StripeGateway {
 }
 
 impl StripeGateway {
-    /// Talks to `https://api.stripe.com` with the account's default API
-    /// version. `client` is the function's shared [`ApiClient`].
+    /// Talks to `https://api.stripe.com` with [`PINNED_API_VERSION`].
+    /// `client` is the function's shared [`ApiClient`].
     pub fn new(api_key: impl Into<String>, client: ApiClient) -> Self {
         Self {
             api_key: api_key.into(),
             base_url: DEFAULT_BASE_URL.to_owned(),
-            api_version: None,
+            api_version: PINNED_API_VERSION.to_owned(),
             client,
         }
     }
@@ -66,31 +77,55 @@ impl StripeGateway {
         self
     }
 
-    /// Pins `Stripe-Version` on requests instead of the account default.
-    /// The webhook parser reads both pre- and post-basil shapes either way.
+    /// Another `Stripe-Version` than [`PINNED_API_VERSION`]. The requests
+    /// and answers here are written for the pinned one; the webhook parser
+    /// reads both pre- and post-basil shapes either way.
     pub fn with_api_version(mut self, version: impl Into<String>) -> Self {
-        self.api_version = Some(version.into());
+        self.api_version = version.into();
         self
     }
 
-    /// A POST with the key, the form and the idempotency key, sent with retries.
-    async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-        idempotency_key: &str,
-    ) -> Result<T, ProviderError> {
-        let mut request = ApiRequest::post(&format!("{}{path}", self.base_url))
+    /// The URL of `/v1/` and `segments`, each one encoded path segment, so
+    /// an id can never change which endpoint is called. (A base URL that
+    /// takes no path gives an empty URL, which the request reports.)
+    pub(super) fn url(&self, segments: &[&str]) -> String {
+        url_with_segments(&format!("{}/v1", self.base_url), segments).unwrap_or_default()
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T, ProviderError> {
+        let request = request
             .bearer_auth(&self.api_key)
-            .form(form)
-            .idempotency_key(idempotency_key)
-            .retry_hint_header(SHOULD_RETRY_HEADER);
-        if let Some(version) = &self.api_version {
-            request = request.header("stripe-version", version);
-        }
+            .retry_hint_header(SHOULD_RETRY_HEADER)
+            .header("stripe-version", &self.api_version);
         self.client
             .call_json(&request, Provider::Stripe, stripe_rejection)
             .await
+    }
+
+    /// A POST of `url` (from [`StripeGateway::url`]) with the key, the form
+    /// and the idempotency key, sent with retries.
+    pub(super) async fn post<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        idempotency_key: &str,
+    ) -> Result<T, ProviderError> {
+        self.send(
+            ApiRequest::post(url)
+                .form(form)
+                .idempotency_key(idempotency_key),
+        )
+        .await
+    }
+
+    /// A GET of `url` (from [`StripeGateway::url`]), retried as reads are.
+    pub(super) async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<T, ProviderError> {
+        self.send(ApiRequest::get(url)).await
+    }
+
+    /// A DELETE of `url` (from [`StripeGateway::url`]).
+    pub(super) async fn delete<T: DeserializeOwned>(&self, url: &str) -> Result<T, ProviderError> {
+        self.send(ApiRequest::delete(url)).await
     }
 }
 
@@ -118,32 +153,28 @@ fn stripe_rejection(response: &ApiResponse) -> Rejection {
     }
 }
 
-#[derive(Deserialize)]
-struct CreatedObject {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct SessionObject {
-    id: String,
-    url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct PortalObject {
-    url: String,
-}
-
 #[async_trait]
 impl BillingGateway for StripeGateway {
     fn provider(&self) -> Provider {
         Provider::Stripe
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            change_now: true,
+            change_at_period_end: true,
+            preview: true,
+            interval_change: true,
+            resume: true,
+            cancel_now: true,
+            payment_methods: true,
+        }
+    }
+
     async fn create_customer(&self, tenant: &TenantId) -> Result<Option<String>, ProviderError> {
         let customer: CreatedObject = self
             .post(
-                "/v1/customers",
+                &self.url(&["customers"]),
                 &[("metadata[tenant_id]", tenant.as_str())],
                 &crate::http::customer_idempotency_key(tenant),
             )
@@ -183,7 +214,11 @@ impl BillingGateway for StripeGateway {
             ("subscription_data[metadata][plan]", plan),
         ]);
         let session: SessionObject = self
-            .post("/v1/checkout/sessions", &form, &request.idempotency_key)
+            .post(
+                &self.url(&["checkout", "sessions"]),
+                &form,
+                &request.idempotency_key,
+            )
             .await?;
         let url = session
             .url
@@ -208,7 +243,7 @@ impl BillingGateway for StripeGateway {
         let idempotency_key = format!("portal-session:{}", uuid::Uuid::new_v4());
         let portal: PortalObject = self
             .post(
-                "/v1/billing_portal/sessions",
+                &self.url(&["billing_portal", "sessions"]),
                 &[("customer", customer_id), ("return_url", return_url)],
                 &idempotency_key,
             )
@@ -217,18 +252,56 @@ impl BillingGateway for StripeGateway {
     }
 
     async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError> {
-        let _: CreatedObject = self
-            .post(
-                &format!("/v1/subscriptions/{subscription_id}"),
-                &[("cancel_at_period_end", "true")],
-                // Fresh per call: after a resume, cancelling again must not
-                // replay the earlier answer; our own retries share the key.
-                &format!(
-                    "cancel-at-period-end:{subscription_id}:{}",
-                    uuid::Uuid::new_v4()
-                ),
-            )
-            .await?;
-        Ok(())
+        self.set_cancel_at_period_end(subscription_id, true).await
+    }
+
+    async fn resume(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        self.set_cancel_at_period_end(subscription_id, false).await
+    }
+
+    async fn cancel_now(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        self.cancel_immediately(subscription_id).await
+    }
+
+    async fn preview_change(&self, change: &PlanChange) -> Result<ChangePreview, ProviderError> {
+        self.preview(change).await
+    }
+
+    async fn change_plan(&self, change: &PlanChange) -> Result<ChangeAccepted, ProviderError> {
+        self.change(change).await?;
+        Ok(ChangeAccepted::default())
+    }
+
+    async fn list_payment_methods(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<PaymentMethod>, ProviderError> {
+        self.cards(customer_id).await
+    }
+
+    async fn create_setup_session(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<String, ProviderError> {
+        self.setup_session(customer_id, return_url, idempotency_key)
+            .await
+    }
+
+    async fn set_default_payment_method(
+        &self,
+        customer_id: &str,
+        payment_method_id: &str,
+    ) -> Result<(), ProviderError> {
+        self.make_default(customer_id, payment_method_id).await
+    }
+
+    async fn remove_payment_method(
+        &self,
+        _customer_id: &str,
+        payment_method_id: &str,
+    ) -> Result<(), ProviderError> {
+        self.detach(payment_method_id).await
     }
 }

@@ -13,6 +13,7 @@
 //! the 400 answer.
 
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
+use super::wire::ExpandableId;
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
@@ -277,23 +278,6 @@ struct Event {
 #[derive(Deserialize)]
 struct EventData {
     object: serde_json::Value,
-}
-
-/// A reference Stripe sends as an id, or as the whole object when the
-/// request that triggered the event asked for it to be expanded.
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
-enum ExpandableId {
-    Id(String),
-    Object { id: String },
-}
-
-impl ExpandableId {
-    fn into_id(self) -> String {
-        match self {
-            ExpandableId::Id(id) | ExpandableId::Object { id } => id,
-        }
-    }
 }
 
 #[derive(Deserialize)]

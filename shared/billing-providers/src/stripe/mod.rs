@@ -1,10 +1,14 @@
 //! Stripe: webhook signature verification (`signature`), event normalization
 //! and the `WebhookVerifier` (`events`), and the `BillingGateway` over its
-//! REST API (`api`).
+//! REST API (`api`, with plan changes, their preview, cancel and resume in
+//! `changes` and payment methods in `cards`), reading the objects in `wire`.
 
 pub mod api;
+mod cards;
+mod changes;
 pub mod events;
 pub mod signature;
+mod wire;
 
 pub use api::StripeGateway;
 pub use events::{parse_event, StripeWebhooks};

@@ -34,6 +34,7 @@ mod sandbox_self_service;
 mod standard_webhooks;
 mod stripe_api;
 mod stripe_events;
+mod stripe_self_service;
 
 /// The deployment's catalog (`infra/plans.json`), where every provider maps
 /// its price ids.

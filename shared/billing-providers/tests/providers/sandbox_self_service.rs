@@ -7,7 +7,7 @@
 use crate::support::{FakeServer, Recorded};
 use axum::http::Method;
 use billing_domain::ports::{BillingGateway, PlanChange, ProviderError};
-use billing_domain::{ChangeTiming, Provider, UnixTime};
+use billing_domain::{ChangeTiming, Interval, Provider, UnixTime};
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy, SandboxGateway};
 use serde_json::json;
 use std::time::Duration;
@@ -49,6 +49,7 @@ fn change(timing: ChangeTiming) -> PlanChange {
         current_price_id: Some("sbx_price_pro_monthly".into()),
         plan_code: "team".into(),
         price_id: "sbx_price_team_monthly".into(),
+        interval: Interval::Month,
         seats: 3,
         timing,
         proration_date: UnixTime(1_751_000_000),

@@ -474,16 +474,24 @@ async fn invalid_base_url_is_a_configuration_error() {
 
 #[tokio::test]
 async fn cancel_at_period_end_sets_the_flag_on_the_subscription() {
-    let stripe = FakeServer::start([reply(
-        200,
-        r#"{"id":"sub_1QproOrg42","object":"subscription","cancel_at_period_end":true}"#,
-    )])
+    let subscription = r#"{"id":"sub_1QproOrg42","object":"subscription","schedule":null,
+        "default_payment_method":null,"cancel_at_period_end":false,"items":{"data":[]}}"#;
+    let stripe = FakeServer::start([
+        reply(200, subscription),
+        reply(
+            200,
+            r#"{"id":"sub_1QproOrg42","object":"subscription","cancel_at_period_end":true}"#,
+        ),
+    ])
     .await;
     gateway(&stripe)
         .cancel_at_period_end("sub_1QproOrg42")
         .await
         .unwrap();
-    let request = stripe.only_request();
+    // First a read: a schedule managing the subscription must be released.
+    let requests = stripe.requests();
+    assert_eq!(requests[0].path, "/v1/subscriptions/sub_1QproOrg42");
+    let request = requests[1].clone();
     assert_stripe_post(&request, "/v1/subscriptions/sub_1QproOrg42");
     assert_eq!(request.form(), form(&[("cancel_at_period_end", "true")]));
     assert!(request
