@@ -1,10 +1,15 @@
-// The local billing page's behaviour: signs in through the development token
+// The local billing page's core: signs in through the development token
 // endpoint, lists plans, shows the tenant's status, starts checkout and the
-// portal, and on the return pages waits for the webhook-driven status.
+// portal, and on the return pages waits for the webhook-driven status. Plan
+// and seat changes, cancel and resume, and payment methods are in
+// self-service.js, which uses the helpers here.
 "use strict";
 
 const TOKEN_KEY = "billing.token";
 const TENANT_KEY = "billing.tenant";
+const ROLE_KEY = "billing.role";
+const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused"];
+const CHANGEABLE_STATUSES = ["active", "trialing"];
 // When the last checkout started: a status older than that is not its outcome.
 const CHECKOUT_STARTED_KEY = "billing.checkoutStartedAt";
 const SUCCESS_STATUSES = ["active", "trialing"];
@@ -22,10 +27,13 @@ function say(text) {
   $("message").textContent = text || "";
 }
 
-async function api(method, path, body) {
+// Calls the billing API. A mutating call passes `idempotencyKey`: a retry of
+// the same action (a timeout, a double click) then never acts twice.
+async function api(method, path, body, idempotencyKey) {
   const headers = { "content-type": "application/json" };
   const token = localStorage.getItem(TOKEN_KEY);
   if (token) headers.authorization = "Bearer " + token;
+  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
   const response = await fetch(path, {
     method,
     headers,
@@ -41,6 +49,24 @@ async function api(method, path, body) {
     throw error;
   }
   return json;
+}
+
+// A key for one user action, kept across its retries.
+function newKey() {
+  return crypto.randomUUID();
+}
+
+// Owners and admins may change billing; a viewer (or an unknown role) only reads.
+function canManage() {
+  return ["owner", "admin"].includes(localStorage.getItem(ROLE_KEY));
+}
+
+// An RFC 3339 time as a person reads it: "1 February 2026".
+function formatDate(iso) {
+  if (!iso) return "-";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat("en-GB", { dateStyle: "long", timeZone: "UTC" }).format(date);
 }
 
 // Minor units (the API's `amountMinor`) to a display string without floating point.
@@ -60,16 +86,26 @@ async function signIn(event) {
     const { token } = await api("POST", "/dev/token", { tenant, role: $("role").value });
     localStorage.setItem(TOKEN_KEY, token);
     localStorage.setItem(TENANT_KEY, tenant);
+    localStorage.setItem(ROLE_KEY, $("role").value);
     await refresh();
   } catch (e) {
     say("Sign-in failed: " + e.message);
   }
 }
 
+// The catalog as the last plan list gave it, by code.
+let PLANS = new Map();
+
+// Each paid plan's card offers, to those who may manage billing: a checkout
+// without a live subscription; "Change to …" (a preview first) for a
+// subscriber; nothing on the current plan.
 async function loadPlans(status) {
   const { plans } = await api("GET", "/billing/plans");
+  PLANS = new Map(plans.map((plan) => [plan.code, plan]));
   const list = $("plan-list");
   list.replaceChildren();
+  const live = Boolean(status && LIVE_STATUSES.includes(status.status));
+  const changeable = Boolean(status && CHANGEABLE_STATUSES.includes(status.status));
   for (const plan of plans) {
     const card = document.createElement("div");
     card.className = "plan";
@@ -80,34 +116,49 @@ async function loadPlans(status) {
     price.className = "price";
     price.textContent = plan.price.amountMinor === 0 ? "Free" : `${formatPrice(plan.price)} / ${plan.interval}`;
     card.append(name, price);
-    if (plan.price.amountMinor > 0) {
+    if (plan.price.amountMinor > 0 && canManage()) {
       const button = document.createElement("button");
-      button.textContent = status && status.plan === plan.code && SUCCESS_STATUSES.includes(status.status) ? "Current plan" : "Choose " + plan.displayName;
-      button.dataset.testid = "checkout-" + plan.code;
-      button.disabled = Boolean(status && ["active", "trialing", "past_due", "unpaid", "paused"].includes(status.status));
-      button.addEventListener("click", () => checkout(plan.code));
+      if (!live || status.plan === plan.code) {
+        button.textContent = live ? "Current plan" : "Choose " + plan.displayName;
+        button.dataset.testid = "checkout-" + plan.code;
+        button.disabled = live;
+        button.addEventListener("click", () => checkout(plan.code));
+      } else {
+        button.textContent = "Change to " + plan.displayName;
+        button.dataset.testid = "change-" + plan.code;
+        button.disabled = !changeable || Boolean(status.pendingChange);
+        button.addEventListener("click", () => openChange(plan, Math.max(status.seats, plan.minSeats)));
+      }
       card.append(button);
     }
     list.append(card);
   }
   $("plans").hidden = false;
+  // The seat bounds and plan names come with the plans.
+  if (STATUS) showSelfService(STATUS);
 }
 
 // Only a live subscription renews: an incomplete one never started and a
 // canceled one has ended.
 function periodText(status) {
-  if (status.status === "canceled") return status.canceledAt ? `ended ${status.canceledAt}` : "ended";
-  if (status.cancelAtPeriodEnd) return `ends ${status.cancelAt || status.currentPeriodEnd}`;
-  if (RENEWING_STATUSES.includes(status.status) && status.currentPeriodEnd) return `renews ${status.currentPeriodEnd}`;
+  if (status.status === "canceled") return status.canceledAt ? `ended ${formatDate(status.canceledAt)}` : "ended";
+  if (status.cancelAtPeriodEnd) return `ends ${formatDate(status.cancelAt || status.currentPeriodEnd)}`;
+  if (RENEWING_STATUSES.includes(status.status) && status.currentPeriodEnd) return `renews ${formatDate(status.currentPeriodEnd)}`;
   return "-";
 }
 
+// The last status shown: self-service.js acts on it.
+let STATUS = null;
+
 function showStatus(status) {
+  STATUS = status;
   $("status-plan").textContent = status.plan;
   $("status-value").textContent = status.status;
   $("access-value").textContent = status.access;
   $("status-period").textContent = periodText(status);
-  $("portal").hidden = status.status === "none";
+  $("status-seats").textContent = status.status === "none" ? "-" : String(status.seats);
+  $("portal").hidden = status.status === "none" || !canManage();
+  showSelfService(status);
   $("status").hidden = false;
 }
 
@@ -119,18 +170,18 @@ async function checkout(plan) {
       plan,
       successUrl: origin + "/checkout/return",
       cancelUrl: origin + "/checkout/cancelled",
-    });
+    }, newKey());
     localStorage.setItem(CHECKOUT_STARTED_KEY, new Date().toISOString());
     window.location.assign(session.sessionUrl);
   } catch (e) {
-    say(e.code === "subscription_exists" ? "You already have a subscription: manage it in the portal." : "Checkout failed: " + e.message);
+    say(e.code === "subscription_exists" ? "You already have a subscription: change its plan instead." : "Checkout failed: " + e.message);
   }
 }
 
 async function openPortal() {
   say("");
   try {
-    const { url } = await api("POST", "/billing/portal", { returnUrl: window.location.origin + "/" });
+    const { url } = await api("POST", "/billing/portal", { returnUrl: window.location.origin + "/" }, newKey());
     window.location.assign(url);
   } catch (e) {
     say("Could not open the portal: " + e.message);
@@ -212,11 +263,13 @@ async function refresh() {
     }
   }
   await loadPlans(status);
+  if (status) await loadPaymentMethods(status);
 }
 
 async function main() {
   $("signin-form").addEventListener("submit", signIn);
   $("portal").addEventListener("click", openPortal);
+  wireSelfService();
   const tenant = localStorage.getItem(TENANT_KEY);
   if (tenant) $("tenant").value = tenant;
   await refresh();
@@ -227,4 +280,5 @@ async function main() {
   }
 }
 
-main().catch((e) => say(e.message));
+// Once self-service.js, loaded after this file, has run too.
+document.addEventListener("DOMContentLoaded", () => main().catch((e) => say(e.message)));

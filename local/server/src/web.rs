@@ -14,6 +14,7 @@ use serde::Deserialize;
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
 const APP_CSS: &str = include_str!("../../web/app.css");
+const SELF_SERVICE_JS: &str = include_str!("../../web/self-service.js");
 
 /// Dev tokens last a working day.
 const TOKEN_TTL_SECONDS: i64 = 12 * 3600;
@@ -25,6 +26,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(auth: DevAuth) -> axum::Router<S
         .route("/checkout/cancelled", get(page))
         .route("/app.js", get(app_js))
         .route("/app.css", get(app_css))
+        .route("/self-service.js", get(self_service_js))
         .route("/openapi.json", get(openapi))
         .route("/dev/token", post(dev_token))
         .with_state(auth)
@@ -36,6 +38,14 @@ async fn page() -> Html<&'static str> {
 
 async fn app_js() -> Response {
     ([("content-type", "text/javascript; charset=utf-8")], APP_JS).into_response()
+}
+
+async fn self_service_js() -> Response {
+    (
+        [("content-type", "text/javascript; charset=utf-8")],
+        SELF_SERVICE_JS,
+    )
+        .into_response()
 }
 
 async fn app_css() -> Response {
