@@ -47,6 +47,7 @@ impl Default for Gateway {
                 change_at_period_end: true,
                 preview: true,
                 interval_change: true,
+                cancel_at_period_end: true,
                 resume: true,
                 cancel_now: true,
                 payment_methods: true,

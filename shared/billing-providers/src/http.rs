@@ -376,6 +376,10 @@ impl ApiRequest {
         Self::new(Method::DELETE, url)
     }
 
+    pub fn patch(url: &str) -> Self {
+        Self::new(Method::PATCH, url)
+    }
+
     /// `Authorization: Bearer <token>`, marked sensitive so it never prints.
     pub fn bearer_auth(self, token: &str) -> Self {
         self.authorization(format!("Bearer {token}"))

@@ -266,6 +266,11 @@ pub async fn cancel<S: IntentRecorder + ?Sized>(
         .as_deref()
         .expect("live() checked it");
     if at_period_end {
+        require(
+            gateway,
+            gateway.capabilities().cancel_at_period_end,
+            "cancelling at period end",
+        )?;
         gateway.cancel_at_period_end(id).await?;
     } else {
         require(

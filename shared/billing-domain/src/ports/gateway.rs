@@ -80,9 +80,8 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
-/// What a provider's adapter can do beyond checkout and cancelling at
-/// period end (which every provider can). The README's support matrix is
-/// checked against these.
+/// What a provider's adapter can do beyond checkout. The README's support
+/// matrix is checked against these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Capabilities {
     pub change_now: bool,
@@ -90,6 +89,8 @@ pub struct Capabilities {
     pub preview: bool,
     /// Whether a change may move between a monthly and a yearly price.
     pub interval_change: bool,
+    /// Cancelling when the current period ends.
+    pub cancel_at_period_end: bool,
     /// Undoing a pending cancellation at period end.
     pub resume: bool,
     pub cancel_now: bool,
@@ -167,9 +168,13 @@ pub struct PaymentMethod {
 pub trait BillingGateway: Send + Sync {
     fn provider(&self) -> Provider;
 
-    /// What this adapter can do; nothing beyond checkout by default.
+    /// What this adapter can do; by default nothing beyond checkout and
+    /// cancelling at period end.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities {
+            cancel_at_period_end: true,
+            ..Capabilities::default()
+        }
     }
 
     /// Creates the tenant's customer; the same tenant gives the same
@@ -197,7 +202,9 @@ pub trait BillingGateway: Send + Sync {
 
     /// Asks the provider to end the subscription when its current period
     /// ends; the resulting webhook updates our record.
-    async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError>;
+    async fn cancel_at_period_end(&self, _subscription_id: &str) -> Result<(), ProviderError> {
+        Err(self.unsupported("cancelling at period end"))
+    }
 
     /// What `change` would charge now and on the next invoice.
     async fn preview_change(&self, _change: &PlanChange) -> Result<ChangePreview, ProviderError> {

@@ -28,13 +28,15 @@
 //!   links; `data.urls.general.overview` is the portal's home. Paddle's portal
 //!   has no return URL, so ours is not sent.
 //! - Cancellation: `POST /subscriptions/{id}/cancel` with `effective_from:
-//!   next_billing_period`, which leaves a `scheduled_change` the webhooks
-//!   report.
+//!   next_billing_period` (or `immediately`), which leaves a
+//!   `scheduled_change` the webhooks report.
+//! - Plan changes, their preview and undoing a cancellation: `changes.rs`.
 
 use crate::http::{ApiClient, ApiRequest, ApiResponse, Rejection};
 use async_trait::async_trait;
 use billing_domain::ports::{
-    BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
+    BillingGateway, Capabilities, ChangeAccepted, ChangePreview, CheckoutRequest, CheckoutSession,
+    PlanChange, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
 use billing_domain::Provider;
@@ -129,12 +131,31 @@ impl PaddleGateway {
     }
 
     /// A JSON POST with the key and the version, answered by `{"data": T}`.
-    async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(super) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         segments: &[&str],
         body: &B,
     ) -> Result<T, ProviderError> {
-        let request = ApiRequest::post(&self.endpoint(segments))
+        self.send(ApiRequest::post(&self.endpoint(segments)), body)
+            .await
+    }
+
+    /// A JSON PATCH, as [`PaddleGateway::post`].
+    pub(super) async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, ProviderError> {
+        self.send(ApiRequest::patch(&self.endpoint(segments)), body)
+            .await
+    }
+
+    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        request: ApiRequest,
+        body: &B,
+    ) -> Result<T, ProviderError> {
+        let request = request
             .bearer_auth(&self.api_key.0)
             .header("paddle-version", API_VERSION)
             .json(body);
@@ -289,18 +310,56 @@ impl BillingGateway for PaddleGateway {
     }
 
     async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError> {
-        let _: IgnoredAny = self
-            .post(
-                &["subscriptions", subscription_id, "cancel"],
-                &CancelSubscription {
-                    effective_from: "next_billing_period",
-                },
-            )
-            .await?;
-        Ok(())
+        self.cancel(subscription_id, "next_billing_period").await
+    }
+
+    async fn cancel_now(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        self.cancel(subscription_id, "immediately").await
+    }
+
+    async fn resume(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        self.drop_scheduled_change(subscription_id).await
+    }
+
+    async fn change_plan(&self, change: &PlanChange) -> Result<ChangeAccepted, ProviderError> {
+        self.change(change).await?;
+        Ok(ChangeAccepted::default())
+    }
+
+    async fn preview_change(&self, change: &PlanChange) -> Result<ChangePreview, ProviderError> {
+        self.preview(change).await
     }
 
     fn provider(&self) -> Provider {
         Provider::Paddle
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // No scheduled item change at Paddle, hence no change at period end.
+        Capabilities {
+            change_now: true,
+            preview: true,
+            interval_change: true,
+            cancel_at_period_end: true,
+            resume: true,
+            cancel_now: true,
+            ..Capabilities::default()
+        }
+    }
+}
+
+impl PaddleGateway {
+    async fn cancel(
+        &self,
+        subscription_id: &str,
+        effective_from: &'static str,
+    ) -> Result<(), ProviderError> {
+        let _: IgnoredAny = self
+            .post(
+                &["subscriptions", subscription_id, "cancel"],
+                &CancelSubscription { effective_from },
+            )
+            .await?;
+        Ok(())
     }
 }

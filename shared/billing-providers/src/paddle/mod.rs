@@ -8,6 +8,7 @@
 //! "checkoutUrl": "https://app.example.com/pay" (optional)}}`.
 
 pub mod api;
+mod changes;
 pub mod events;
 pub mod signature;
 

@@ -2,8 +2,12 @@
 //! API. A checkout is a subscription created with `POST /v1/subscriptions`;
 //! its `short_url` is Razorpay's hosted authorization page. Cancelling at
 //! period end is `POST /v1/subscriptions/{id}/cancel` with
-//! `cancel_at_cycle_end`. Razorpay has neither customer objects a
-//! subscription needs nor a hosted customer portal.
+//! `cancel_at_cycle_end` (`false` cancels at once). A plan or seat change is
+//! `PATCH /v1/subscriptions/{id}` with `plan_id`, `quantity` and
+//! `schedule_change_at` (`now` or `cycle_end`); Razorpay has no preview, and
+//! a change between billing intervals would leave `total_count` wrong, so
+//! those are refused. Razorpay has neither customer objects a subscription
+//! needs, nor a hosted customer portal, nor a way to undo a cancellation.
 //!
 //! Requests are JSON with HTTP basic auth, key id as user and key secret as
 //! password (every documented request is `curl -u [YOUR_KEY_ID]:[YOUR_KEY_SECRET]`).
@@ -17,9 +21,11 @@ use super::{PLAN_NOTE, TENANT_NOTE};
 use crate::http::{ApiClient, ApiRequest, ApiResponse, Rejection};
 use async_trait::async_trait;
 use billing_domain::ports::{
-    BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
+    BillingGateway, Capabilities, ChangeAccepted, CheckoutRequest, CheckoutSession, PlanChange,
+    ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
+use billing_domain::ChangeTiming;
 use billing_domain::{Catalog, Interval, Provider};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -189,6 +195,15 @@ struct CancelSubscription {
     cancel_at_cycle_end: bool,
 }
 
+/// <https://razorpay.com/docs/api/payments/subscriptions/update-subscription/>
+#[derive(Serialize)]
+struct UpdateSubscription<'a> {
+    plan_id: &'a str,
+    quantity: u32,
+    /// `now` or `cycle_end`.
+    schedule_change_at: &'static str,
+}
+
 #[derive(Deserialize)]
 struct CreatedSubscription {
     id: String,
@@ -199,6 +214,16 @@ struct CreatedSubscription {
 impl BillingGateway for RazorpayGateway {
     fn provider(&self) -> Provider {
         Provider::Razorpay
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            change_now: true,
+            change_at_period_end: true,
+            cancel_at_period_end: true,
+            cancel_now: true,
+            ..Capabilities::default()
+        }
     }
 
     /// Creates the subscription; its `short_url` is the hosted page where the
@@ -241,12 +266,46 @@ impl BillingGateway for RazorpayGateway {
     /// sends `subscription.cancelled`
     /// (<https://razorpay.com/docs/api/payments/subscriptions/cancel-subscription/>).
     async fn cancel_at_period_end(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        self.cancel(subscription_id, true).await
+    }
+
+    /// Razorpay's default cancellation: at once; a cancelled subscription
+    /// cannot be reactivated.
+    async fn cancel_now(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        self.cancel(subscription_id, false).await
+    }
+
+    /// Razorpay charges or credits the difference itself for a change `now`;
+    /// only `authenticated` and `active` subscriptions can be updated.
+    async fn change_plan(&self, change: &PlanChange) -> Result<ChangeAccepted, ProviderError> {
+        let url = self.url(&["v1", "subscriptions", &change.subscription_id])?;
+        let body = UpdateSubscription {
+            plan_id: &change.price_id,
+            quantity: change.seats,
+            schedule_change_at: match change.timing {
+                ChangeTiming::Now => "now",
+                ChangeTiming::PeriodEnd => "cycle_end",
+            },
+        };
+        let request = ApiRequest::patch(&url)
+            .basic_auth(&self.key_id, &self.key_secret)
+            .json(&body);
+        let _: IgnoredAny = self
+            .client
+            .call_json(&request, Provider::Razorpay, razorpay_rejection)
+            .await?;
+        Ok(ChangeAccepted::default())
+    }
+}
+
+impl RazorpayGateway {
+    async fn cancel(&self, subscription_id: &str, at_cycle_end: bool) -> Result<(), ProviderError> {
         let url = self.url(&["v1", "subscriptions", subscription_id, "cancel"])?;
         let _: IgnoredAny = self
             .post(
                 &url,
                 &CancelSubscription {
-                    cancel_at_cycle_end: true,
+                    cancel_at_cycle_end: at_cycle_end,
                 },
             )
             .await?;

@@ -169,6 +169,7 @@ impl BillingGateway for SandboxGateway {
             change_at_period_end: true,
             preview: true,
             interval_change: true,
+            cancel_at_period_end: true,
             resume: true,
             cancel_now: true,
             payment_methods: true,

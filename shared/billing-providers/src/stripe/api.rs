@@ -165,6 +165,7 @@ impl BillingGateway for StripeGateway {
             change_at_period_end: true,
             preview: true,
             interval_change: true,
+            cancel_at_period_end: true,
             resume: true,
             cancel_now: true,
             payment_methods: true,

@@ -6,7 +6,7 @@
 use crate::support::{FakeServer, Recorded};
 use axum::http::Method;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, ProviderError};
-use billing_domain::{Provider, TenantId};
+use billing_domain::{ChangeTiming, Provider, TenantId};
 use billing_providers::paddle::api::{DEFAULT_BASE_URL, SANDBOX_BASE_URL};
 use billing_providers::{ApiClient, HttpConfig, PaddleGateway};
 use serde_json::{json, Value};
@@ -291,4 +291,139 @@ async fn an_unusable_api_base_is_a_configuration_error() {
         matches!(error, ProviderError::Configuration { .. }),
         "{error:?}"
     );
+}
+
+// ---------- Self-service ----------
+
+#[tokio::test]
+async fn a_change_now_patches_the_full_item_list_prorated_immediately() {
+    let paddle = fake_paddle(200, r#"{"data":{"id":"sub_01"}}"#.into()).await;
+    gateway(&paddle)
+        .change_plan(&crate::support::plan_change(
+            "sub_01",
+            "pri_01teamMonthly00000000000",
+            ChangeTiming::Now,
+        ))
+        .await
+        .unwrap();
+    let seen = paddle.only_request();
+    assert_eq!(seen.method, Method::PATCH);
+    assert_eq!(seen.path, "/subscriptions/sub_01");
+    assert_paddle_headers(&seen);
+    assert_eq!(
+        seen.json(),
+        json!({"items": [{"price_id": "pri_01teamMonthly00000000000", "quantity": 3}],
+               "proration_billing_mode": "prorated_immediately"})
+    );
+}
+
+#[tokio::test]
+async fn a_change_at_period_end_is_refused_without_a_call() {
+    let paddle = fake_paddle(200, r#"{"data":{}}"#.into()).await;
+    let gateway = gateway(&paddle);
+    assert!(!gateway.capabilities().change_at_period_end);
+    let change = crate::support::plan_change("sub_01", "pri_x", ChangeTiming::PeriodEnd);
+    for outcome in [
+        gateway.change_plan(&change).await.map(|_| ()),
+        gateway.preview_change(&change).await.map(|_| ()),
+    ] {
+        assert!(matches!(
+            outcome,
+            Err(ProviderError::Unsupported {
+                provider: Provider::Paddle,
+                ..
+            })
+        ));
+    }
+    assert!(paddle.requests().is_empty());
+}
+
+const PREVIEW: &str = r#"{"data":{"id":"sub_01","currency_code":"USD",
+  "immediate_transaction":{"billing_period":{"starts_at":"2026-01-10T00:00:00Z","ends_at":"2026-02-01T00:00:00Z"},
+    "details":{"totals":{"subtotal":"8393","tax":"620","total":"9013","grand_total":"9013"},
+      "line_items":[
+        {"price_id":"pri_pro","quantity":-1,"totals":{"subtotal":"-1366","tax":"0","total":"-1366"},
+         "product":{"name":"Pro"},
+         "proration":{"rate":"0.70968","billing_period":{"starts_at":"2026-01-10T00:00:00Z","ends_at":"2026-02-01T00:00:00Z"}}},
+        {"price_id":"pri_team","quantity":3,"totals":{"subtotal":"9759","tax":"620","total":"10379"},
+         "product":{"name":"Team"},
+         "proration":{"rate":"0.70968","billing_period":{"starts_at":"2026-01-10T00:00:00Z","ends_at":"2026-02-01T00:00:00Z"}}}]}},
+  "next_transaction":{"billing_period":{"starts_at":"2026-02-01T00:00:00Z","ends_at":"2026-03-01T00:00:00Z"},
+    "details":{"totals":{"subtotal":"14700","tax":"0","total":"14700","grand_total":"14700"},"line_items":[]}},
+  "update_summary":{"result":{"action":"charge","amount":"9013","currency_code":"USD"}}}}"#;
+
+#[tokio::test]
+async fn a_preview_maps_the_immediate_and_next_transactions() {
+    let paddle = fake_paddle(200, PREVIEW.into()).await;
+    let preview = gateway(&paddle)
+        .preview_change(&crate::support::plan_change(
+            "sub_01",
+            "pri_team",
+            ChangeTiming::Now,
+        ))
+        .await
+        .unwrap();
+    let seen = paddle.only_request();
+    assert_eq!(seen.method, Method::PATCH);
+    assert_eq!(seen.path, "/subscriptions/sub_01/preview");
+    assert_eq!(
+        seen.json()["proration_billing_mode"],
+        "prorated_immediately"
+    );
+    assert_eq!(preview.currency, "usd");
+    assert_eq!(
+        (preview.amount_due_now_minor, preview.tax_minor),
+        (9013, Some(620))
+    );
+    assert_eq!(
+        preview
+            .lines
+            .iter()
+            .map(|l| (l.description.as_str(), l.amount_minor))
+            .collect::<Vec<_>>(),
+        [("Pro", -1366), ("Team", 10379)]
+    );
+    assert_eq!(
+        (
+            preview.next_invoice_amount_minor,
+            preview.next_invoice_date.seconds()
+        ),
+        (14_700, 1_769_904_000)
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_preview_amount_is_an_unexpected_answer() {
+    let paddle = fake_paddle(200, PREVIEW.replace("\"9013\"", "\"90.13\"")).await;
+    let outcome = gateway(&paddle)
+        .preview_change(&crate::support::plan_change(
+            "sub_01",
+            "pri_team",
+            ChangeTiming::Now,
+        ))
+        .await;
+    assert!(matches!(
+        outcome,
+        Err(ProviderError::UnexpectedResponse { .. })
+    ));
+}
+
+#[tokio::test]
+async fn cancel_now_and_resume_send_what_paddle_documents() {
+    let paddle = fake_paddle(200, r#"{"data":{"id":"sub_01"}}"#.into()).await;
+    let gateway = gateway(&paddle);
+    gateway.cancel_now("sub_01").await.unwrap();
+    gateway.resume("sub_01").await.unwrap();
+    let seen = paddle.requests();
+    assert_eq!(
+        (seen[0].method.clone(), seen[0].path.as_str()),
+        (Method::POST, "/subscriptions/sub_01/cancel")
+    );
+    assert_eq!(seen[0].json(), json!({"effective_from": "immediately"}));
+    assert_eq!(
+        (seen[1].method.clone(), seen[1].path.as_str()),
+        (Method::PATCH, "/subscriptions/sub_01")
+    );
+    // The only value Paddle accepts for scheduled_change.
+    assert_eq!(seen[1].body, br#"{"scheduled_change":null}"#);
 }

@@ -1,12 +1,15 @@
 //! `RazorpayGateway` against a local server playing Razorpay's API: the
-//! documented requests beyond checkout (cancel at cycle end), what Razorpay
+//! documented requests beyond checkout (cancel at cycle end or at once, a
+//! plan or seat change now or at cycle end), what Razorpay
 //! lacks (customers we could use, a portal), how `total_count` follows the
 //! plan's interval, and how Razorpay's answers map onto `ProviderError`.
 
 use crate::catalog;
-use crate::support::FakeServer;
+use crate::support::{plan_change, FakeServer};
+use axum::http::Method;
 use billing_domain::ports::{BillingGateway, CheckoutRequest, CheckoutSession, ProviderError};
 use billing_domain::secrets::ProviderCredentials;
+use billing_domain::ChangeTiming;
 use billing_domain::{Provider, TenantId};
 use billing_providers::razorpay::RazorpayGateway;
 use billing_providers::{ApiClient, HttpConfig, RetryPolicy};
@@ -90,6 +93,71 @@ async fn cancel_at_period_end_posts_cancel_at_cycle_end_true_with_basic_auth() {
             serde_json::json!({"cancel_at_cycle_end": true}),
         )
     );
+}
+
+#[tokio::test]
+async fn a_plan_change_patches_plan_quantity_and_when_it_applies() {
+    for (timing, when) in [
+        (ChangeTiming::Now, "now"),
+        (ChangeTiming::PeriodEnd, "cycle_end"),
+    ] {
+        let razorpay = fake_razorpay(&[(200, CANCELLED)]).await;
+        let accepted = gateway(razorpay.url())
+            .change_plan(&plan_change(
+                "sub_00000000000001",
+                "plan_TeamMonthly0001",
+                timing,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(accepted.approval_url, None);
+        let request = razorpay.only_request();
+        assert_eq!(request.method, Method::PATCH);
+        assert_eq!(request.path, "/v1/subscriptions/sub_00000000000001");
+        assert_eq!(
+            request.header("authorization"),
+            Some("Basic cnpwX3Rlc3RfQXBpVGVzdHMwMDAxOmFwaS10ZXN0cy1rZXktc2VjcmV0")
+        );
+        assert_eq!(
+            request.json(),
+            serde_json::json!({"plan_id": "plan_TeamMonthly0001", "quantity": 3, "schedule_change_at": when})
+        );
+    }
+}
+
+#[tokio::test]
+async fn cancel_now_posts_cancel_at_cycle_end_false() {
+    let razorpay = fake_razorpay(&[(200, CANCELLED)]).await;
+    gateway(razorpay.url())
+        .cancel_now("sub_00000000000001")
+        .await
+        .unwrap();
+    let request = razorpay.only_request();
+    assert_eq!(request.path, "/v1/subscriptions/sub_00000000000001/cancel");
+    assert_eq!(
+        request.json(),
+        serde_json::json!({"cancel_at_cycle_end": false})
+    );
+}
+
+#[tokio::test]
+async fn a_refused_change_keeps_razorpays_code() {
+    let razorpay = fake_razorpay(&[(
+        400,
+        r#"{"error":{"code":"BAD_REQUEST_ERROR","description":"Subscription is not in a valid state for update"}}"#,
+    )])
+    .await;
+    let outcome = gateway(razorpay.url())
+        .change_plan(&plan_change(
+            "sub_1",
+            "plan_TeamMonthly0001",
+            ChangeTiming::Now,
+        ))
+        .await;
+    assert!(matches!(
+        outcome,
+        Err(ProviderError::Rejected { status: 400, ref code, .. }) if code.as_deref() == Some("BAD_REQUEST_ERROR")
+    ));
 }
 
 #[tokio::test]

@@ -325,3 +325,25 @@ pub fn unreachable_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
     format!("http://{}", listener.local_addr().expect("local address"))
 }
+
+/// A plan or seat change of subscription `subscription_id` to `price_id`
+/// with 3 seats, as the change command hands it to a gateway.
+pub fn plan_change(
+    subscription_id: &str,
+    price_id: &str,
+    timing: billing_domain::ChangeTiming,
+) -> billing_domain::ports::PlanChange {
+    billing_domain::ports::PlanChange {
+        subscription_id: subscription_id.into(),
+        customer_id: None,
+        current_price_id: None,
+        plan_code: "team".into(),
+        price_id: price_id.into(),
+        interval: billing_domain::Interval::Month,
+        seats: 3,
+        timing,
+        proration_date: billing_domain::UnixTime(1_768_000_000),
+        current_period_end: Some(billing_domain::UnixTime(1_769_904_000)),
+        idempotency_key: "change:abc".into(),
+    }
+}
