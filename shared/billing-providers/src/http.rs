@@ -502,8 +502,16 @@ pub struct ApiResponse {
 impl ApiResponse {
     /// Decodes the body. The error message names the problem, never the body
     /// (it may hold customer data).
+    /// The body as `T`. An empty body (a 204 answer) reads as JSON `null`,
+    /// so a caller expecting nothing (`IgnoredAny`, `Option`) can read it,
+    /// and one expecting an object is told what was missing.
     pub fn json<T: DeserializeOwned>(&self, provider: Provider) -> Result<T, ProviderError> {
-        serde_json::from_slice(&self.body).map_err(|e| ProviderError::UnexpectedResponse {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|e| ProviderError::UnexpectedResponse {
             provider,
             message: format!(
                 "HTTP {} body is not the expected JSON: {}",

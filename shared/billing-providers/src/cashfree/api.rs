@@ -32,17 +32,23 @@
 //! hosted customer portal. Its manage API cancels a subscription at once
 //! (`action: CANCEL` "stops all future charges") and has no cancel at period
 //! end, so `cancel_at_period_end` is `Unsupported` rather than ending a paid
-//! period early; [`CashfreeGateway::cancel_immediately`] is there for a
-//! caller that means it.
+//! period early; cancelling now is `action: CANCEL`. A plan change is
+//! `action: CHANGE_PLAN` with `action_details.plan_id`: Cashfree charges the
+//! new plan's amount from the next charge and prorates nothing, so it is a
+//! change at period end, without a preview. Cashfree plans have no
+//! quantity, so a change to more than one seat is refused; Cashfree also
+//! refuses it for ON_DEMAND plans and above the mandate's maximum amount.
 //! <https://www.cashfree.com/docs/api-reference/payments/latest/subscription/manage-subscription>
 
 use super::wire::subscription_id_for;
 use crate::http::{ApiClient, ApiRequest, ApiResponse, Rejection};
 use async_trait::async_trait;
 use billing_domain::ports::{
-    BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
+    BillingGateway, Capabilities, ChangeAccepted, CheckoutRequest, CheckoutSession, PlanChange,
+    ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
+use billing_domain::ChangeTiming;
 use billing_domain::Provider;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -183,16 +189,40 @@ impl CashfreeGateway {
     /// Cancels the subscription now (`action: CANCEL`): no further charge,
     /// and the resulting `CANCELLED` webhook ends the tenant's access.
     pub async fn cancel_immediately(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        let key = format!("cancel:{subscription_id}:{}", uuid::Uuid::new_v4());
+        self.manage(subscription_id, "CANCEL", None, &key).await
+    }
+
+    /// `POST /pg/subscriptions/{id}/manage` with `action` (and its details),
+    /// under `x-idempotency-key`.
+    async fn manage(
+        &self,
+        subscription_id: &str,
+        action: &'static str,
+        plan_id: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
         #[derive(Serialize)]
         struct Manage<'a> {
             subscription_id: &'a str,
             action: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            action_details: Option<ActionDetails<'a>>,
+        }
+        #[derive(Serialize)]
+        struct ActionDetails<'a> {
+            plan_id: &'a str,
         }
         let url = self.subscription_url(subscription_id, Some("manage"))?;
-        let request = self.with_credentials(ApiRequest::post(&url)).json(&Manage {
-            subscription_id,
-            action: "CANCEL",
-        });
+        let request = self
+            .with_credentials(ApiRequest::post(&url))
+            .header("x-idempotency-key", idempotency_key)
+            .idempotency_key(idempotency_key)
+            .json(&Manage {
+                subscription_id,
+                action,
+                action_details: plan_id.map(|plan_id| ActionDetails { plan_id }),
+            });
         let _: serde_json::Value = self.call(&request).await?;
         Ok(())
     }
@@ -411,10 +441,41 @@ impl BillingGateway for CashfreeGateway {
         self.session(subscription_id, subscription, page)
     }
 
-    async fn cancel_at_period_end(&self, _subscription_id: &str) -> Result<(), ProviderError> {
-        Err(ProviderError::Unsupported {
-            provider: Provider::Cashfree,
-            operation: "cancel_at_period_end",
-        })
+    // No `cancel_at_period_end`: the port's default refuses it (see the
+    // module docs).
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            change_at_period_end: true,
+            cancel_now: true,
+            ..Capabilities::default()
+        }
+    }
+
+    async fn cancel_now(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        self.cancel_immediately(subscription_id).await
+    }
+
+    async fn change_plan(&self, change: &PlanChange) -> Result<ChangeAccepted, ProviderError> {
+        if change.timing == ChangeTiming::Now {
+            return Err(ProviderError::Unsupported {
+                provider: Provider::Cashfree,
+                operation: "changing the plan now",
+            });
+        }
+        if change.seats != 1 {
+            return Err(ProviderError::Unsupported {
+                provider: Provider::Cashfree,
+                operation: "more than one seat",
+            });
+        }
+        self.manage(
+            &change.subscription_id,
+            "CHANGE_PLAN",
+            Some(&change.price_id),
+            &change.idempotency_key,
+        )
+        .await?;
+        Ok(ChangeAccepted::default())
     }
 }

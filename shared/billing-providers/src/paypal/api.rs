@@ -8,17 +8,30 @@
 //! PayPal's idempotency header is `PayPal-Request-Id`: the same key on every
 //! retry makes PayPal return the first result instead of creating a second
 //! subscription. <https://developer.paypal.com/api/rest/reference/idempotency/>
+//!
+//! Self-service: a plan or seat change is `POST .../{id}/revise` with
+//! `plan_id` and `quantity`. PayPal applies the new price from the next
+//! billing cycle and prorates nothing, so it is a change at period end only,
+//! and there is no preview (409 `not_supported_by_provider`); the answer's
+//! `approve` link is returned as `approvalUrl`, which a PayPal-funded
+//! subscriber must visit (until then the old plan stays). Only plans of the
+//! same product can be switched, which PayPal enforces. Cancelling is at
+//! once (`POST .../{id}/cancel`, answered 204); PayPal cannot cancel at
+//! period end or undo a cancellation.
 
 use super::oauth::{AccessToken, AccessTokenSource, AppCredentials, CachedAccessTokens};
 use super::signature::error_code;
 use super::LIVE_API_BASE;
-use crate::http::{ApiClient, ApiRequest, ApiResponse, Rejection};
+use crate::http::{url_with_segments, ApiClient, ApiRequest, ApiResponse, Rejection};
 use async_trait::async_trait;
 use billing_domain::ports::{
-    BillingGateway, CheckoutRequest, CheckoutSession, ProviderError, SecretError,
+    BillingGateway, Capabilities, ChangeAccepted, CheckoutRequest, CheckoutSession, PlanChange,
+    ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
+use billing_domain::ChangeTiming;
 use billing_domain::Provider;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -167,6 +180,25 @@ struct CreatedSubscription {
     links: Vec<Link>,
 }
 
+/// A revised subscription: its links (an `approve` one when the buyer must
+/// agree again).
+#[derive(Deserialize)]
+struct CreatedSubscriptionLinks {
+    #[serde(default)]
+    links: Vec<Link>,
+}
+
+impl PaypalGateway {
+    /// `…/v1/billing/subscriptions/{id}/{action}`, the id one encoded segment.
+    fn subscription_url(&self, id: &str, action: &str) -> String {
+        url_with_segments(
+            &format!("{}{SUBSCRIPTIONS_PATH}", self.base_url),
+            &[id, action],
+        )
+        .unwrap_or_default()
+    }
+}
+
 /// A HATEOAS link.
 #[derive(Deserialize)]
 struct Link {
@@ -174,10 +206,74 @@ struct Link {
     rel: String,
 }
 
+/// `POST .../{id}/revise`: the new plan and quantity (a string at PayPal).
+#[derive(Serialize)]
+struct Revise<'a> {
+    plan_id: &'a str,
+    quantity: String,
+}
+
+/// `POST .../{id}/cancel`: PayPal requires a reason.
+#[derive(Serialize)]
+struct Cancel {
+    reason: &'static str,
+}
+
 #[async_trait]
 impl BillingGateway for PaypalGateway {
     fn provider(&self) -> Provider {
         Provider::Paypal
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            change_at_period_end: true,
+            cancel_now: true,
+            ..Capabilities::default()
+        }
+    }
+
+    async fn change_plan(&self, change: &PlanChange) -> Result<ChangeAccepted, ProviderError> {
+        if change.timing == ChangeTiming::Now {
+            return Err(ProviderError::Unsupported {
+                provider: Provider::Paypal,
+                operation: "changing the plan now",
+            });
+        }
+        let token = self.token().await?;
+        let url = self.subscription_url(&change.subscription_id, "revise");
+        let request = ApiRequest::post(&url)
+            .bearer_auth(token.expose())
+            .header("paypal-request-id", &change.idempotency_key)
+            .header("accept", "application/json")
+            .json(&Revise {
+                plan_id: &change.price_id,
+                quantity: change.seats.to_string(),
+            })
+            .idempotency_key(&change.idempotency_key);
+        let revised: CreatedSubscriptionLinks = self.call(&request, &token).await?;
+        Ok(ChangeAccepted {
+            approval_url: revised
+                .links
+                .into_iter()
+                .find(|link| link.rel == "approve")
+                .map(|link| link.href),
+        })
+    }
+
+    async fn cancel_now(&self, subscription_id: &str) -> Result<(), ProviderError> {
+        let token = self.token().await?;
+        let url = self.subscription_url(subscription_id, "cancel");
+        let key = format!("cancel:{subscription_id}:{}", uuid::Uuid::new_v4());
+        let request = ApiRequest::post(&url)
+            .bearer_auth(token.expose())
+            .header("paypal-request-id", &key)
+            .json(&Cancel {
+                reason: "Cancelled by the customer from the billing page",
+            })
+            .idempotency_key(&key);
+        let _: IgnoredAny = self.call(&request, &token).await?;
+        Ok(())
     }
 
     async fn create_checkout_session(
@@ -227,17 +323,11 @@ impl BillingGateway for PaypalGateway {
         })
     }
 
-    /// PayPal cannot end a subscription at the end of its period: both
-    /// `POST .../{id}/cancel` and `.../suspend` take effect at once, and
-    /// the subscriber would lose time already paid for. The subscriber
-    /// cancels in their PayPal account; PayPal then stops billing and its
-    /// `BILLING.SUBSCRIPTION.CANCELLED` webhook updates our record.
-    async fn cancel_at_period_end(&self, _subscription_id: &str) -> Result<(), ProviderError> {
-        Err(ProviderError::Unsupported {
-            provider: Provider::Paypal,
-            operation: "cancel at period end",
-        })
-    }
+    // No `cancel_at_period_end`: PayPal cannot end a subscription at the end
+    // of its period (`.../cancel` and `.../suspend` act at once, and the
+    // subscriber would lose time already paid for), so the port's default
+    // refuses it. The subscriber may cancel in their PayPal account; its
+    // `BILLING.SUBSCRIPTION.CANCELLED` webhook updates our record.
 }
 
 #[cfg(test)]

@@ -297,6 +297,52 @@ async fn cancel_immediately_posts_the_manage_cancel_action() {
 }
 
 #[tokio::test]
+async fn a_plan_change_is_the_manage_change_plan_action_under_the_callers_key() {
+    let fake = fake_cashfree(vec![(
+        200,
+        serde_json::json!({"subscription_id": "sub-1", "subscription_status": "ACTIVE"}),
+    )])
+    .await;
+    let mut change = crate::support::plan_change(
+        "sub-1",
+        "cf_plan_team_monthly",
+        billing_domain::ChangeTiming::PeriodEnd,
+    );
+    change.seats = 1;
+    gateway(&fake, serde_json::json!({}))
+        .change_plan(&change)
+        .await
+        .unwrap();
+    let seen = fake.requests();
+    assert_eq!(seen[0].path, "/pg/subscriptions/sub-1/manage");
+    assert_eq!(seen[0].header("x-idempotency-key"), Some("change:abc"));
+    assert_eq!(
+        seen[0].json(),
+        serde_json::json!({"subscription_id": "sub-1", "action": "CHANGE_PLAN",
+                           "action_details": {"plan_id": "cf_plan_team_monthly"}})
+    );
+}
+
+#[tokio::test]
+async fn a_change_now_or_to_several_seats_is_refused_without_a_call() {
+    let fake = fake_cashfree(Vec::new()).await;
+    let gateway = gateway(&fake, serde_json::json!({}));
+    let now = crate::support::plan_change("sub-1", "cf_plan", billing_domain::ChangeTiming::Now);
+    let seats =
+        crate::support::plan_change("sub-1", "cf_plan", billing_domain::ChangeTiming::PeriodEnd);
+    for change in [now, seats] {
+        assert!(matches!(
+            gateway.change_plan(&change).await,
+            Err(ProviderError::Unsupported {
+                provider: Provider::Cashfree,
+                ..
+            })
+        ));
+    }
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
 async fn no_customer_objects_no_portal_and_no_cancel_at_period_end() {
     let fake = fake_cashfree(Vec::new()).await;
     let gateway = gateway(&fake, serde_json::json!({}));
@@ -315,7 +361,7 @@ async fn no_customer_objects_no_portal_and_no_cancel_at_period_end() {
         gateway.cancel_at_period_end("sub-x").await,
         Err(ProviderError::Unsupported {
             provider: Provider::Cashfree,
-            operation: "cancel_at_period_end"
+            operation: "cancelling at period end"
         })
     );
     assert!(fake.requests().is_empty());

@@ -35,6 +35,7 @@ mod standard_webhooks;
 mod stripe_api;
 mod stripe_events;
 mod stripe_self_service;
+mod support_matrix;
 
 /// The deployment's catalog (`infra/plans.json`), where every provider maps
 /// its price ids.

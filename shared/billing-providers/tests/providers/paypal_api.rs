@@ -264,8 +264,74 @@ async fn paypal_has_no_customers_no_portal_and_no_cancel_at_period_end() {
         gateway.cancel_at_period_end("I-BW452GLLEP1G").await,
         Err(ProviderError::Unsupported {
             provider: Provider::Paypal,
-            operation: "cancel at period end"
+            operation: "cancelling at period end"
         })
     );
     assert!(paypal.requests().is_empty(), "none of these calls PayPal");
+}
+
+// ---------- Self-service ----------
+
+#[tokio::test]
+async fn a_change_at_period_end_revises_the_plan_and_returns_the_approval_page() {
+    let paypal = FakePaypal::start().await;
+    let change = crate::support::plan_change(
+        "I-BW452GLLEP1G",
+        "P-0TEAM0MONTHLY000000000A",
+        billing_domain::ChangeTiming::PeriodEnd,
+    );
+    let accepted = gateway(&paypal, 1).change_plan(&change).await.unwrap();
+    assert_eq!(
+        accepted.approval_url.as_deref(),
+        Some("https://www.sandbox.paypal.com/webapps/billing/subscriptions/update?ba_token=BA-2M539689T3856352J")
+    );
+    let requests = paypal.requests_to(&format!("{SUBSCRIPTIONS}/I-BW452GLLEP1G/revise"));
+    let request = &requests[0];
+    assert_eq!(request.header("paypal-request-id"), Some("change:abc"));
+    assert_eq!(
+        request.json(),
+        serde_json::json!({"plan_id": "P-0TEAM0MONTHLY000000000A", "quantity": "3"})
+    );
+}
+
+#[tokio::test]
+async fn paypal_neither_changes_now_nor_previews_and_calls_nothing_for_them() {
+    let paypal = FakePaypal::start().await;
+    let gateway = gateway(&paypal, 1);
+    let now = crate::support::plan_change("I-1", "P-X", billing_domain::ChangeTiming::Now);
+    assert!(matches!(
+        gateway.change_plan(&now).await,
+        Err(ProviderError::Unsupported {
+            provider: Provider::Paypal,
+            ..
+        })
+    ));
+    assert!(matches!(
+        gateway.preview_change(&now).await,
+        Err(ProviderError::Unsupported {
+            provider: Provider::Paypal,
+            ..
+        })
+    ));
+    let capabilities = gateway.capabilities();
+    assert!(capabilities.change_at_period_end && !capabilities.change_now && !capabilities.preview);
+    assert!(paypal.requests().is_empty());
+}
+
+#[tokio::test]
+async fn cancel_now_posts_a_reason_and_reads_the_empty_answer() {
+    let paypal = FakePaypal::start().await;
+    gateway(&paypal, 1)
+        .cancel_now("I-BW452GLLEP1G")
+        .await
+        .unwrap();
+    let requests = paypal.requests_to(&format!("{SUBSCRIPTIONS}/I-BW452GLLEP1G/cancel"));
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].json()["reason"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    assert!(requests[0]
+        .header("paypal-request-id")
+        .unwrap()
+        .starts_with("cancel:I-BW452GLLEP1G:"));
 }
