@@ -93,6 +93,16 @@ async function loadPreview() {
     $("preview-next").textContent = `${money(preview.nextInvoice.amountMinor)} on ${formatDate(preview.nextInvoice.date)}`;
     $("confirm-change").disabled = false;
   } catch (e) {
+    if (change !== CHANGE) return;
+    if (e.code === "not_supported_by_provider" && /previewing/.test(e.message)) {
+      // PayPal, Razorpay, Cashfree: no preview, but the change itself is allowed.
+      change.preview = { prorationDate: null };
+      change.key = newKey();
+      $("preview-amount-now").textContent = "not previewed by this provider";
+      $("preview-next").textContent = "as the provider bills it";
+      $("confirm-change").disabled = false;
+      return;
+    }
     $("preview-error").textContent = e.message;
   }
 }
@@ -104,9 +114,14 @@ async function confirmChange() {
   const body = { plan: change.plan.code, seats: change.seats, timing: timing() };
   if (body.timing === "now" && change.preview.prorationDate) body.prorationDate = change.preview.prorationDate;
   try {
-    const { pendingChange } = await api("POST", "/billing/subscription/change", body, change.key);
+    const { pendingChange, approvalUrl } = await api("POST", "/billing/subscription/change", body, change.key);
     $("change-dialog").close();
     CHANGE = null;
+    if (approvalUrl) {
+      // PayPal: the subscriber approves the new plan on PayPal's page.
+      window.location.assign(approvalUrl);
+      return;
+    }
     if (body.timing === "now") {
       say("");
       await pollStatus((s) => s.plan === pendingChange.plan && s.seats === pendingChange.seats && !s.pendingChange);

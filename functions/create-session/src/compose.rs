@@ -11,8 +11,9 @@ use billing_lambda::{Env, InitError};
 use billing_providers::{registry, ApiClient, HttpConfig};
 use std::time::Duration;
 
-/// Three attempts of 4 s stay inside the function's 20 s timeout and API
-/// Gateway's 30 s limit.
+/// Three attempts of 4 s keep one provider call well inside the function's
+/// 28 s timeout; a request making several calls (a Stripe plan change) can
+/// still run out, and is then retried under its Idempotency-Key.
 const PROVIDER_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// A gateway for every provider with an entry in `secrets`, the default

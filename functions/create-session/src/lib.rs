@@ -111,21 +111,25 @@ impl<S: CustomerRegistry + IntentRecorder + IdempotencyStore> SessionApi<S> {
         };
         let key = route.key();
         // Who may act is settled before the key is looked at, so a refused
-        // caller leaves no record behind; cancelling at once needs the
-        // owner, which only the body tells.
-        let action = match route {
-            Route::Cancel => match subscription::cancel_body(&request) {
-                Ok(body) => subscription::cancel_action(&body),
-                Err(e) => return refused(&request_id, key, e),
-            },
-            route => route.action(),
-        };
+        // caller leaves no record behind. Cancelling at once needs the
+        // owner, which only the body tells, so that body is read second.
         let tenant = match request::tenant(&request, &self.tenant_claim).and_then(|tenant| {
-            request::authorize(&request, &self.role_claim, action).map(|_| tenant)
+            request::authorize(&request, &self.role_claim, route.action()).map(|_| tenant)
         }) {
             Ok(tenant) => tenant,
             Err(e) => return refused(&request_id, key, e),
         };
+        if route == Route::Cancel {
+            if let Err(e) = subscription::cancel_body(&request).and_then(|body| {
+                request::authorize(
+                    &request,
+                    &self.role_claim,
+                    subscription::cancel_action(&body),
+                )
+            }) {
+                return refused(&request_id, key, e);
+            }
+        }
         let run = || self.serve(route, &request, &tenant, &request_id, now);
         if route.is_mutating() {
             idempotency::run(

@@ -91,7 +91,7 @@ fn preview_response(preview: ChangePreview) -> PreviewResponse {
     PreviewResponse {
         currency: preview.currency,
         amount_due_now_minor: preview.amount_due_now_minor,
-        proration_date: rfc3339(preview.proration_date),
+        proration_date: preview.proration_date.and_then(rfc3339),
         lines: preview
             .lines
             .into_iter()

@@ -115,7 +115,7 @@ impl BillingGateway for Gateway {
                 description: "Remaining time on Team × 3".into(),
                 amount_minor: 12_345,
                 proration: true,
-                period_start: change.proration_date,
+                period_start: change.proration_date.expect("a preview now has its moment"),
                 period_end: UnixTime(PERIOD_END),
             }],
             next_invoice_amount_minor: 14_700,
@@ -352,12 +352,12 @@ async fn a_change_at_period_end_is_accepted_and_shows_as_pending_until_the_webho
 async fn a_change_now_passes_the_previews_proration_moment() {
     let gateway = Gateway::default();
     let api = api(active().await, &gateway);
-    let body = json!({"plan": "team", "seats": 3, "timing": "now", "prorationDate": "2026-01-01T20:00:00Z"});
+    let body = json!({"plan": "team", "seats": 3, "timing": "now", "prorationDate": "2026-01-01T20:30:00Z"});
     let (status, answer, _) = call(&api, &with_body("change-plan.json", body)).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(
         gateway.calls().changes[0].proration_date,
-        UnixTime(1_767_297_600)
+        Some(UnixTime(1_767_299_400))
     );
     assert_eq!(
         answer["pendingChange"]["effectiveAt"],
@@ -405,7 +405,9 @@ async fn cancel_resume_and_payment_method_samples_reach_the_provider() {
             "https://app.example.com/billing".into()
         )]
     );
-    assert_eq!(calls.defaults, ["pm_TestAcme02"]);
+    // The sample removes the default card (as the gateway lists it): the
+    // other one becomes the default first, so the subscription keeps one.
+    assert_eq!(calls.defaults, ["pm_TestAcme02", "pm_TestAcme02"]);
     assert_eq!(calls.removals, ["pm_TestAcme01"]);
 }
 
@@ -449,6 +451,24 @@ async fn viewers_may_read_but_every_mutating_route_refuses_them_and_records_noth
         let (status, body, _) = call(&api, &as_role(sample(name), Some("viewer"))).await;
         assert_eq!(status, 200, "{name}: {body}");
     }
+}
+
+#[tokio::test]
+async fn who_may_cancel_is_settled_before_the_body_is_read() {
+    let api = api(active().await, &Gateway::default());
+    let mut garbled = sample("cancel-subscription.json");
+    garbled["body"] = "{not json".into();
+    let (status, body, _) = call(&api, &as_role(garbled.clone(), Some("viewer"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden_role"))
+    );
+    let (status, body, _) = call(&api, &garbled).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_request")),
+        "an owner learns what is wrong with the body"
+    );
 }
 
 #[tokio::test]
@@ -687,7 +707,10 @@ async fn every_refusal_has_its_status_and_code_and_changes_nothing() {
 #[tokio::test]
 async fn not_supported_names_the_operation() {
     let gateway = Gateway {
-        capabilities: Capabilities::default(),
+        capabilities: Capabilities {
+            change_now: true,
+            ..Capabilities::default()
+        },
         ..Gateway::default()
     };
     let api = api(active().await, &gateway);

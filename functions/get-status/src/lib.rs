@@ -131,7 +131,12 @@ impl<R: SubscriptionReader> StatusApi<R> {
             entitlements: granting.entitlements.clone(),
             provider: Some(sub.provider.as_str()),
             updated_at: rfc3339(sub.updated_at),
-            pending_change: sub.pending_change.as_ref().map(PendingChangeBody::from),
+            // A change overdue by a day is one no webhook will settle.
+            pending_change: sub
+                .pending_change
+                .as_ref()
+                .filter(|pending| !pending.is_overdue(now))
+                .map(PendingChangeBody::from),
         }
     }
 

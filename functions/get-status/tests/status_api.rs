@@ -108,7 +108,8 @@ async fn active_subscription_reports_full_access_and_plan_entitlements() {
             "cancelAt": "2026-02-01T00:00:00Z", "canceledAt": null, "trialEnd": null,
             "graceEndsAt": null, "seats": 3,
             "entitlements": {"projects": 20, "seats": 5, "sso": false},
-            "provider": "stripe", "updatedAt": "2026-01-01T00:00:00Z"
+            "provider": "stripe", "updatedAt": "2026-01-01T00:00:00Z",
+            "pendingChange": null
         })
     );
 }
@@ -235,4 +236,47 @@ fn invalid_grace_days_fail_at_init() {
     assert!(StatusApi::from_env(&env, MemoryStore::new()).is_err());
     let env = billing_lambda::Env::from_pairs([("PAST_DUE_GRACE_DAYS", "seven")]);
     assert!(StatusApi::from_env(&env, MemoryStore::new()).is_err());
+}
+
+#[tokio::test]
+async fn a_pending_change_shows_until_a_day_past_when_it_was_due() {
+    use billing_domain::ports::{IntentRecorder, SubscriptionReader, SubscriptionWrite};
+    let store = store_with(SubscriptionStatus::Active).await;
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let stored = store.get_subscription(&tenant).await.unwrap().unwrap();
+    let period_end = UnixTime(T + 31 * 86_400);
+    let intent = ChangeIntent {
+        subscription_id: stored
+            .subscription
+            .provider_subscription_id
+            .clone()
+            .unwrap(),
+        plan: PlanCode::new("team"),
+        seats: 4,
+        timing: ChangeTiming::PeriodEnd,
+        effective_at: period_end,
+        requested_at: UnixTime(T + 30),
+    };
+    let Transition::Applied(next) =
+        record_intent(&stored.subscription, Some(intent), UnixTime(T + 30))
+    else {
+        panic!("the intent is new")
+    };
+    store
+        .save_subscription(&SubscriptionWrite {
+            expected_revision: Some(stored.revision),
+            subscription: *next,
+        })
+        .await
+        .unwrap();
+    let api = api(store);
+    let (_, body) = call(&api, sample("get-status.json"), T + 60).await;
+    assert_eq!(
+        body["pendingChange"],
+        json!({"plan": "team", "seats": 4, "effectiveAt": "2026-02-01T00:00:00Z"})
+    );
+    assert_eq!(body["plan"], "pro", "the plan itself changes by webhook");
+    let overdue = period_end.seconds() + OVERDUE_AFTER_SECONDS + 1;
+    let (_, body) = call(&api, sample("get-status.json"), overdue).await;
+    assert_eq!(body["pendingChange"], Value::Null);
 }

@@ -63,6 +63,23 @@ pub struct PendingChange {
     pub effective_at: UnixTime,
 }
 
+/// How long after its effective time a change no webhook has settled still
+/// counts as pending. Past that it is overdue: a provider that never reports
+/// it (a PayPal revision nobody approved, a provider whose snapshots carry
+/// no period) must not block every later change for good.
+pub const OVERDUE_AFTER_SECONDS: i64 = 86_400;
+
+impl PendingChange {
+    /// Whether the change should have shown up by `now` and did not.
+    pub fn is_overdue(&self, now: UnixTime) -> bool {
+        now.seconds()
+            > self
+                .effective_at
+                .seconds()
+                .saturating_add(OVERDUE_AFTER_SECONDS)
+    }
+}
+
 impl ChangeIntent {
     pub fn pending_change(&self) -> PendingChange {
         PendingChange {
@@ -80,7 +97,8 @@ impl ChangeIntent {
     /// - for a change `now`, shows anything at all: the provider applies it
     ///   at once, so a newer state without it means it did not happen; or
     /// - for a change at period end, shows a period starting at or after
-    ///   `effective_at`: the period turned over, with or without it.
+    ///   `effective_at`, or ending after it: the period turned over, with
+    ///   or without it (some providers report only the period's end).
     pub fn is_pending(&self, newest: Option<&Facet<SubscriptionSnapshot>>) -> bool {
         let Some(facet) = newest else {
             return true;
@@ -97,9 +115,14 @@ impl ChangeIntent {
         let elsewhere = snapshot.subscription_id != self.subscription_id;
         let settled = match self.timing {
             ChangeTiming::Now => true,
-            ChangeTiming::PeriodEnd => snapshot
-                .current_period_start
-                .is_some_and(|start| start >= self.effective_at),
+            ChangeTiming::PeriodEnd => {
+                snapshot
+                    .current_period_start
+                    .is_some_and(|start| start >= self.effective_at)
+                    || snapshot
+                        .current_period_end
+                        .is_some_and(|end| end > self.effective_at)
+            }
         };
         !(applied || ended || elsewhere || settled)
     }
@@ -157,6 +180,14 @@ mod tests {
     }
 
     #[test]
+    fn a_change_is_overdue_a_day_after_it_should_have_applied() {
+        let pending = intent(ChangeTiming::PeriodEnd).pending_change();
+        assert!(!pending.is_overdue(UnixTime(PERIOD_END)));
+        assert!(!pending.is_overdue(UnixTime(PERIOD_END + OVERDUE_AFTER_SECONDS)));
+        assert!(pending.is_overdue(UnixTime(PERIOD_END + OVERDUE_AFTER_SECONDS + 1)));
+    }
+
+    #[test]
     fn no_snapshot_or_an_older_one_leaves_it_pending() {
         for timing in [ChangeTiming::Now, ChangeTiming::PeriodEnd] {
             assert!(intent(timing).is_pending(None));
@@ -196,7 +227,12 @@ mod tests {
             s.status = SubscriptionStatus::IncompleteExpired
         });
         let other = facet(REQUESTED + 1, |s| s.subscription_id = "sub_2".into());
-        for snapshot in [turned, ended, expired, other] {
+        // A provider that reports only the period's end (Cashfree).
+        let next_end = facet(PERIOD_END, |s| {
+            s.current_period_start = None;
+            s.current_period_end = Some(UnixTime(PERIOD_END + 30 * 86_400));
+        });
+        for snapshot in [turned, ended, expired, other, next_end] {
             assert!(!intent(ChangeTiming::PeriodEnd).is_pending(Some(&snapshot)));
         }
     }

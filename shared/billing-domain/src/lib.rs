@@ -29,7 +29,7 @@ pub use event::{
     SubscriptionSnapshot,
 };
 pub use ids::{PlanCode, Provider, TenantId, UnixTime};
-pub use intent::{ChangeIntent, ChangeTiming, PendingChange};
+pub use intent::{ChangeIntent, ChangeTiming, PendingChange, OVERDUE_AFTER_SECONDS};
 pub use money::Money;
 pub use roles::{Action, Role};
 pub use status::SubscriptionStatus;

@@ -500,11 +500,10 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
-    /// Decodes the body. The error message names the problem, never the body
-    /// (it may hold customer data).
     /// The body as `T`. An empty body (a 204 answer) reads as JSON `null`,
     /// so a caller expecting nothing (`IgnoredAny`, `Option`) can read it,
-    /// and one expecting an object is told what was missing.
+    /// and one expecting an object is told what was missing. The error
+    /// message names the problem, never the body (it may hold customer data).
     pub fn json<T: DeserializeOwned>(&self, provider: Provider) -> Result<T, ProviderError> {
         let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
             b"null"

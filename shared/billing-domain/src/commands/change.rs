@@ -19,6 +19,11 @@ use crate::transition::{record_intent, Transition};
 /// Attempts at recording an intent while webhooks keep changing the record.
 const RECORD_ATTEMPTS: u32 = 8;
 
+/// How old a preview's `prorationDate` a change may still pass: a person
+/// reading the preview. An older (or a future) date would let a caller pick
+/// the moment of proration, and with it the price.
+pub const PRORATION_DATE_MAX_AGE_SECONDS: i64 = 30 * 60;
+
 /// What the caller asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRequest {
@@ -102,19 +107,25 @@ pub fn choose_change<'a>(
     if subscription.plan.as_ref() == Some(&plan.code) && subscription.seats == seats {
         return Err(CommandError::SamePlan);
     }
-    if !preview && subscription.pending_change.is_some() {
+    let pending = subscription
+        .pending_change
+        .as_ref()
+        .filter(|pending| !pending.is_overdue(now));
+    if !preview && pending.is_some() {
         return Err(CommandError::ChangePending);
     }
     let capabilities = gateway.capabilities();
-    let (able, operation) = match (preview, request.timing) {
-        (true, _) => (capabilities.preview, "previewing a plan change"),
-        (false, ChangeTiming::Now) => (capabilities.change_now, "changing the plan now"),
-        (false, ChangeTiming::PeriodEnd) => (
+    let (able, operation) = match request.timing {
+        ChangeTiming::Now => (capabilities.change_now, "changing the plan now"),
+        ChangeTiming::PeriodEnd => (
             capabilities.change_at_period_end,
             "changing the plan at period end",
         ),
     };
     require(gateway, able, operation)?;
+    if preview {
+        require(gateway, capabilities.preview, "previewing a plan change")?;
+    }
     let current_interval = subscription
         .plan
         .as_ref()
@@ -125,10 +136,19 @@ pub fn choose_change<'a>(
     {
         return Err(CommandError::IntervalChangeNotSupported { provider });
     }
-    if request.timing == ChangeTiming::PeriodEnd && request.proration_date.is_some() {
-        return Err(CommandError::InvalidRequest(
-            "prorationDate applies only to a change now".into(),
-        ));
+    if let Some(date) = request.proration_date {
+        if request.timing == ChangeTiming::PeriodEnd {
+            return Err(CommandError::InvalidRequest(
+                "prorationDate applies only to a change now".into(),
+            ));
+        }
+        let age = now.seconds().saturating_sub(date.seconds());
+        if !(0..=PRORATION_DATE_MAX_AGE_SECONDS).contains(&age) {
+            return Err(CommandError::InvalidRequest(format!(
+                "prorationDate must be a preview's, from the last {} minutes",
+                PRORATION_DATE_MAX_AGE_SECONDS / 60
+            )));
+        }
     }
     let snapshot = subscription.sources.snapshot.as_ref().map(|f| &f.value);
     Ok(ChangeChoice {
@@ -146,7 +166,11 @@ pub fn choose_change<'a>(
             interval: plan.interval,
             seats,
             timing: request.timing,
-            proration_date: request.proration_date.unwrap_or(now),
+            proration_date: match (preview, request.timing) {
+                (_, ChangeTiming::PeriodEnd) => None,
+                (true, ChangeTiming::Now) => Some(now),
+                (false, ChangeTiming::Now) => request.proration_date,
+            },
             current_period_end: subscription.current_period_end,
             idempotency_key,
         },

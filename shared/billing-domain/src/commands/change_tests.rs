@@ -463,11 +463,27 @@ fn what_the_provider_cannot_do_is_refused_by_operation() {
             operation: "changing the plan at period end"
         })
     );
+    // A preview needs the provider to preview, and to make that change.
+    let no_preview = Capabilities {
+        preview: false,
+        ..EVERYTHING
+    };
     assert_eq!(
-        choose(none, active(), &team(ChangeTiming::Now), true),
+        choose(no_preview, active(), &team(ChangeTiming::Now), true),
         Err(CommandError::NotSupported {
             provider: Provider::Sandbox,
             operation: "previewing a plan change"
+        })
+    );
+    let only_now = Capabilities {
+        change_at_period_end: false,
+        ..EVERYTHING
+    };
+    assert_eq!(
+        choose(only_now, active(), &team(ChangeTiming::PeriodEnd), true),
+        Err(CommandError::NotSupported {
+            provider: Provider::Sandbox,
+            operation: "changing the plan at period end"
         })
     );
     let same_interval = Capabilities {
@@ -500,7 +516,7 @@ fn the_change_carries_the_preview_moment_and_the_period_end() {
     let mut now = request("team", Some(2), ChangeTiming::Now);
     now.proration_date = Some(UnixTime(9_990));
     let change = choose(EVERYTHING, active.clone(), &now, false).unwrap();
-    assert_eq!(change.proration_date, UnixTime(9_990));
+    assert_eq!(change.proration_date, Some(UnixTime(9_990)));
     assert_eq!(change.current_price_id.as_deref(), Some("sbx_pro"));
     assert_eq!(change.price_id, "sbx_team");
     assert_eq!(change.subscription_id, "sub_1");
@@ -512,7 +528,38 @@ fn the_change_carries_the_preview_moment_and_the_period_end() {
         false,
     )
     .unwrap();
-    assert_eq!(defaulted.proration_date, NOW);
+    // A change without one leaves the moment to the provider (so a rerun
+    // sends the same request); a preview is computed now.
+    assert_eq!(defaulted.proration_date, None);
+    let preview = choose(
+        EVERYTHING,
+        active.clone(),
+        &request("team", Some(2), ChangeTiming::Now),
+        true,
+    )
+    .unwrap();
+    assert_eq!(preview.proration_date, Some(NOW));
+    // A caller cannot pick the moment (and with it the price): only a
+    // preview's from the last half hour is taken.
+    for date in [
+        NOW.seconds() - PRORATION_DATE_MAX_AGE_SECONDS - 1,
+        NOW.seconds() + 1,
+        0,
+        PERIOD_END.seconds() - 1,
+    ] {
+        let mut picked = request("team", Some(2), ChangeTiming::Now);
+        picked.proration_date = Some(UnixTime(date));
+        assert!(
+            matches!(
+                choose(EVERYTHING, active.clone(), &picked, false),
+                Err(CommandError::InvalidRequest(_))
+            ),
+            "{date}"
+        );
+    }
+    let mut oldest = request("team", Some(2), ChangeTiming::Now);
+    oldest.proration_date = Some(UnixTime(NOW.seconds() - PRORATION_DATE_MAX_AGE_SECONDS));
+    assert!(choose(EVERYTHING, active.clone(), &oldest, false).is_ok());
     let mut later = request("team", Some(2), ChangeTiming::PeriodEnd);
     later.proration_date = Some(UnixTime(9_990));
     assert!(matches!(
@@ -566,6 +613,43 @@ fn an_accepted_change_is_recorded_as_pending_until_its_webhook() {
         NOW,
     ));
     assert_eq!(preview.unwrap().amount_due_now_minor, 1234);
+}
+
+#[test]
+fn an_overdue_pending_change_no_longer_blocks_a_new_one() {
+    let catalog = catalog();
+    let mut stuck = subscribed("pro", 1, SubscriptionStatus::Active);
+    stuck.sources.intent = Some(crate::intent::ChangeIntent {
+        subscription_id: "sub_1".into(),
+        plan: PlanCode::new("team"),
+        seats: 2,
+        timing: ChangeTiming::PeriodEnd,
+        effective_at: UnixTime(1_000),
+        requested_at: UnixTime(500),
+    });
+    stuck.materialize();
+    assert!(
+        stuck.pending_change.is_some(),
+        "no snapshot ever settled it"
+    );
+    let (gateways, calls) = gateways(EVERYTHING, false, &[]);
+    let change = request("pro", Some(3), ChangeTiming::Now);
+    let at = |now: i64| {
+        let store = Store::with(Some(stuck.clone()));
+        block_on(change_plan(
+            &store,
+            &catalog,
+            &gateways,
+            &tenant(),
+            &change,
+            "k".into(),
+            UnixTime(now),
+        ))
+    };
+    let due = 1_000 + crate::intent::OVERDUE_AFTER_SECONDS;
+    assert_eq!(at(due).unwrap_err(), CommandError::ChangePending);
+    assert!(at(due + 1).is_ok());
+    assert_eq!(calls.lock().unwrap().changes.len(), 1);
 }
 
 #[test]
@@ -743,9 +827,17 @@ fn payment_methods_are_the_tenants_own_and_the_last_one_of_a_live_subscription_s
         "pm_2",
     ))
     .unwrap();
+    block_on(remove_payment_method(&store, &gateways, &tenant(), "pm_2")).unwrap();
+    assert_eq!(
+        calls.lock().unwrap().defaults,
+        ["pm_2"],
+        "pm_2 is not the default"
+    );
+    // Removing the default (pm_1, as the provider lists it) of a live
+    // subscription makes another method the default first.
     block_on(remove_payment_method(&store, &gateways, &tenant(), "pm_1")).unwrap();
-    assert_eq!(calls.lock().unwrap().defaults, ["pm_2"]);
-    assert_eq!(calls.lock().unwrap().removals, ["pm_1"]);
+    assert_eq!(calls.lock().unwrap().defaults, ["pm_2", "pm_2"]);
+    assert_eq!(calls.lock().unwrap().removals, ["pm_2", "pm_1"]);
 
     let (store, gateways, calls) = account(true, &["pm_1"]);
     assert_eq!(

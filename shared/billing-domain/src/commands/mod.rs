@@ -18,7 +18,7 @@ mod tests;
 
 pub use change::{
     cancel, change_plan, choose_change, preview_change, resume, ChangeChoice, ChangeRequest,
-    ChangeStarted,
+    ChangeStarted, PRORATION_DATE_MAX_AGE_SECONDS,
 };
 pub use checkout::{choose_checkout, start_checkout, CheckoutChoice, CheckoutStarted, NewCheckout};
 pub use payment_methods::{

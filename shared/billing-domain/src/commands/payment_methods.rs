@@ -102,7 +102,9 @@ where
 }
 
 /// Removes one of the tenant's methods, unless it is the last one while a
-/// live subscription still has to be charged.
+/// live subscription still has to be charged. Removing the default of a live
+/// subscription first makes another method the default, so the next invoice
+/// still has one to charge.
 pub async fn remove_payment_method<S>(
     store: &S,
     gateways: &Gateways,
@@ -122,6 +124,16 @@ where
     }
     if live && methods.len() == 1 {
         return Err(CommandError::LastPaymentMethod);
+    }
+    let removing_default = methods
+        .iter()
+        .any(|m| m.id == payment_method_id && m.is_default);
+    if live && removing_default {
+        if let Some(next) = methods.iter().find(|m| m.id != payment_method_id) {
+            gateway
+                .set_default_payment_method(&customer, &next.id)
+                .await?;
+        }
     }
     Ok(gateway
         .remove_payment_method(&customer, payment_method_id)

@@ -111,9 +111,11 @@ pub struct PlanChange {
     pub interval: Interval,
     pub seats: u32,
     pub timing: ChangeTiming,
-    /// The moment proration is computed for: a change passes the preview's,
-    /// so that the charge equals what was previewed.
-    pub proration_date: UnixTime,
+    /// The moment proration is computed for: a preview's is now; a change
+    /// passes the preview's, so that the charge equals what was previewed.
+    /// `None` (a change whose caller sent none): the provider's own now, so
+    /// a rerun of the request sends the provider the same request.
+    pub proration_date: Option<UnixTime>,
     /// Where a change at period end takes effect.
     pub current_period_end: Option<UnixTime>,
     /// Stable across retries of this one request.
@@ -135,7 +137,8 @@ pub struct PreviewLine {
 pub struct ChangePreview {
     pub currency: String,
     pub amount_due_now_minor: i64,
-    pub proration_date: UnixTime,
+    /// The moment the prorations were computed for; `None` without any.
+    pub proration_date: Option<UnixTime>,
     pub lines: Vec<PreviewLine>,
     pub next_invoice_amount_minor: i64,
     pub next_invoice_date: UnixTime,
@@ -168,13 +171,9 @@ pub struct PaymentMethod {
 pub trait BillingGateway: Send + Sync {
     fn provider(&self) -> Provider;
 
-    /// What this adapter can do; by default nothing beyond checkout and
-    /// cancelling at period end.
+    /// What this adapter can do; by default nothing beyond checkout.
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            cancel_at_period_end: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default()
     }
 
     /// Creates the tenant's customer; the same tenant gives the same

@@ -185,7 +185,8 @@ impl PaddleGateway {
         Ok(ChangePreview {
             currency: preview.currency_code.to_ascii_lowercase(),
             amount_due_now_minor: due_now,
-            proration_date: change.proration_date,
+            // Paddle prorates to the minute at the time of the call.
+            proration_date: None,
             lines,
             next_invoice_amount_minor: minor(
                 next.details

@@ -23,7 +23,7 @@ use billing_domain::ports::{
     PaymentMethod, PlanChange, PreviewLine, ProviderError, SecretError,
 };
 use billing_domain::secrets::ProviderCredentials;
-use billing_domain::{Provider, TenantId, UnixTime};
+use billing_domain::{ChangeTiming, Provider, TenantId, UnixTime};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -127,10 +127,7 @@ fn change_body(change: &PlanChange) -> ChangeSubscriptionRequest {
         price_id: change.price_id.clone(),
         quantity: change.seats,
         timing: change.timing.as_str().to_owned(),
-        proration_date: match change.timing {
-            billing_domain::ChangeTiming::Now => Some(change.proration_date.seconds()),
-            billing_domain::ChangeTiming::PeriodEnd => None,
-        },
+        proration_date: change.proration_date.map(|date| date.seconds()),
     }
 }
 
@@ -290,7 +287,8 @@ impl BillingGateway for SandboxGateway {
         Ok(ChangePreview {
             currency: preview.currency,
             amount_due_now_minor: preview.amount_due_now,
-            proration_date: UnixTime(preview.proration_date),
+            proration_date: (change.timing == ChangeTiming::Now)
+                .then_some(UnixTime(preview.proration_date)),
             lines: preview
                 .lines
                 .into_iter()

@@ -25,10 +25,12 @@ use std::fmt;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 
-/// The API version every request names: basil, where the invoice preview
-/// is `POST /v1/invoices/create_preview`, periods live on subscription
-/// items, and prorations are marked on a line's parent.
-pub const PINNED_API_VERSION: &str = "2025-03-31.basil";
+/// The API version every request names: a basil version, where the invoice
+/// preview is `POST /v1/invoices/create_preview`, periods live on
+/// subscription items and prorations are marked on a line's parent, and the
+/// first with a schedule phase's `duration` (2025-07-30.basil), which a
+/// change at period end sets.
+pub const PINNED_API_VERSION: &str = "2025-07-30.basil";
 
 const SHOULD_RETRY_HEADER: &str = "stripe-should-retry";
 

@@ -1,8 +1,10 @@
-//! Card payment methods on Stripe (`Stripe-Version` 2025-03-31.basil):
+//! Card payment methods on Stripe (`Stripe-Version` 2025-07-30.basil):
 //!
 //! - list: `GET /v1/customers/{id}/payment_methods?type=card&limit=100`,
 //!   with the default read from the customer's
-//!   `invoice_settings.default_payment_method`;
+//!   `invoice_settings.default_payment_method`, else from the customer's
+//!   subscriptions' own `default_payment_method` (Checkout sets the card it
+//!   took there, not on the customer);
 //! - add: a Checkout Session in `mode=setup` for the customer
 //!   (`payment_method_types[0]=card`, so no currency is needed), returning to
 //!   the caller's page either way; its `checkout.session.completed` carries
@@ -23,10 +25,31 @@ use billing_domain::Provider;
 impl StripeGateway {
     async fn default_method(&self, customer_id: &str) -> Result<Option<String>, ProviderError> {
         let customer: Customer = self.get(&self.url(&["customers", customer_id])).await?;
-        Ok(customer
+        if let Some(default) = customer
             .invoice_settings
             .and_then(|s| s.default_payment_method)
-            .map(|id| id.into_id()))
+        {
+            return Ok(Some(default.into_id()));
+        }
+        let subscriptions = self.subscriptions_of(customer_id).await?;
+        Ok(subscriptions
+            .data
+            .into_iter()
+            .find_map(|s| s.default_payment_method.map(|id| id.into_id())))
+    }
+
+    /// The customer's subscriptions that have not ended (Stripe's default
+    /// status filter).
+    async fn subscriptions_of(
+        &self,
+        customer_id: &str,
+    ) -> Result<List<Subscription>, ProviderError> {
+        let url = format!(
+            "{}?customer={}&limit=100",
+            self.url(&["subscriptions"]),
+            urlencoding(customer_id)
+        );
+        self.get(&url).await
     }
 
     pub(super) async fn cards(
@@ -100,13 +123,7 @@ impl StripeGateway {
                 &key,
             )
             .await?;
-        let url = format!(
-            "{}?customer={}&limit=100",
-            self.url(&["subscriptions"]),
-            urlencoding(customer_id)
-        );
-        let subscriptions: List<Subscription> = self.get(&url).await?;
-        for subscription in subscriptions.data {
+        for subscription in self.subscriptions_of(customer_id).await?.data {
             let own = subscription.default_payment_method.as_ref().map(|d| d.id());
             if own.is_some_and(|own| own != payment_method_id) {
                 let _: CreatedObject = self

@@ -1,5 +1,5 @@
 //! Plan and seat changes on Stripe, their preview, cancel and resume
-//! (`Stripe-Version` 2025-03-31.basil):
+//! (`Stripe-Version` 2025-07-30.basil):
 //!
 //! - **Change now:** `POST /v1/subscriptions/{id}` with `items[0][id]` (the
 //!   item is replaced, not added), `items[0][price]`, `items[0][quantity]`,
@@ -23,8 +23,11 @@
 //!   (`POST /v1/subscription_schedules/{id}/release`), which also drops a
 //!   pending change at period end.
 //!
-//! Every write's idempotency key derives from the request's key, so a rerun
-//! of one request makes none of these calls twice.
+//! A change's writes take idempotency keys derived from the request's key,
+//! so a rerun of one request makes none of them twice. Cancel and resume
+//! take a fresh key per call (our retries of that call share it): after a
+//! resume, cancelling again must act again. Cancelling now is a `DELETE`,
+//! which Stripe treats as idempotent.
 
 use super::wire::{CreatedObject, PreviewInvoice, Schedule, Subscription, SubscriptionItem};
 use super::StripeGateway;
@@ -87,20 +90,21 @@ impl StripeGateway {
         match change.timing {
             ChangeTiming::Now => {
                 self.release_schedule(&subscription, key).await?;
-                let proration_date = change.proration_date.seconds().to_string();
+                let proration_date = change.proration_date.map(|d| d.seconds().to_string());
+                let mut form = vec![
+                    ("items[0][id]", item.id.as_str()),
+                    ("items[0][price]", change.price_id.as_str()),
+                    ("items[0][quantity]", seats.as_str()),
+                    ("proration_behavior", "always_invoice"),
+                    ("payment_behavior", "pending_if_incomplete"),
+                ];
+                // Without one Stripe prorates at its own now, and a rerun
+                // under the same key sends the same request.
+                if let Some(date) = &proration_date {
+                    form.push(("proration_date", date.as_str()));
+                }
                 let _: CreatedObject = self
-                    .post(
-                        &self.url(&["subscriptions", &subscription.id]),
-                        &[
-                            ("items[0][id]", item.id.as_str()),
-                            ("items[0][price]", change.price_id.as_str()),
-                            ("items[0][quantity]", seats.as_str()),
-                            ("proration_behavior", "always_invoice"),
-                            ("proration_date", proration_date.as_str()),
-                            ("payment_behavior", "pending_if_incomplete"),
-                        ],
-                        key,
-                    )
+                    .post(&self.url(&["subscriptions", &subscription.id]), &form, key)
                     .await?;
             }
             ChangeTiming::PeriodEnd => {
@@ -159,7 +163,7 @@ impl StripeGateway {
         let subscription = self.subscription(&change.subscription_id).await?;
         let item = only_item(&subscription)?;
         let seats = change.seats.to_string();
-        let proration_date = change.proration_date.seconds().to_string();
+        let proration_date = change.proration_date.map(|d| d.seconds().to_string());
         let base = [
             ("subscription", subscription.id.as_str()),
             ("subscription_details[items][0][id]", item.id.as_str()),
@@ -191,13 +195,10 @@ impl StripeGateway {
             ChangeTiming::PeriodEnd => (None, Vec::new()),
             ChangeTiming::Now => {
                 let mut form = base.to_vec();
-                form.extend([
-                    ("subscription_details[proration_behavior]", "always_invoice"),
-                    (
-                        "subscription_details[proration_date]",
-                        proration_date.as_str(),
-                    ),
-                ]);
+                form.push(("subscription_details[proration_behavior]", "always_invoice"));
+                if let Some(date) = &proration_date {
+                    form.push(("subscription_details[proration_date]", date.as_str()));
+                }
                 let now: PreviewInvoice = self.post(&url, &form, &key).await?;
                 let lines = now
                     .lines
@@ -224,7 +225,7 @@ impl StripeGateway {
         Ok(ChangePreview {
             currency: next.currency.clone(),
             amount_due_now_minor: now.as_ref().map_or(0, |n| n.amount_due),
-            proration_date: change.proration_date,
+            proration_date: change.proration_date.filter(|_| now.is_some()),
             lines,
             next_invoice_amount_minor: next.amount_due,
             next_invoice_date: UnixTime(next_date),

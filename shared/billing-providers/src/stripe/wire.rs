@@ -1,5 +1,5 @@
 //! The parts of Stripe's API objects the gateway reads (as of the pinned
-//! `Stripe-Version`, 2025-03-31.basil): created objects, Checkout and
+//! `Stripe-Version`, 2025-07-30.basil): created objects, Checkout and
 //! portal sessions, subscriptions with their items, subscription schedules,
 //! preview invoices, customers and card payment methods. Unknown fields are
 //! ignored; what we act on is required.

@@ -52,7 +52,7 @@ fn change(timing: ChangeTiming) -> PlanChange {
         interval: Interval::Month,
         seats: 3,
         timing,
-        proration_date: UnixTime(1_751_000_000),
+        proration_date: Some(UnixTime(1_751_000_000)),
         current_period_end: Some(UnixTime(1_752_592_000)),
         idempotency_key: "change:abc".into(),
     }
@@ -118,7 +118,7 @@ async fn a_preview_maps_every_line_and_sends_no_idempotency_key() {
     assert_eq!(request.header("idempotency-key"), None);
     assert_eq!(preview.amount_due_now_minor, 5376);
     assert_eq!(preview.currency, "usd");
-    assert_eq!(preview.proration_date, UnixTime(1_751_000_000));
+    assert_eq!(preview.proration_date, Some(UnixTime(1_751_000_000)));
     assert_eq!(
         preview.lines.iter().map(|l| l.amount_minor).sum::<i64>(),
         5376

@@ -175,16 +175,29 @@ async fn portal_session_posts_customer_and_return_url() {
 }
 
 #[tokio::test]
-async fn pinned_api_version_is_sent_as_stripe_version() {
+async fn the_pinned_api_version_is_sent_unless_another_is_asked_for() {
     let stripe = FakeServer::start([reply(200, CUSTOMER)]).await;
+    gateway(&stripe).create_customer(&tenant()).await.unwrap();
     gateway(&stripe)
-        .with_api_version("2025-03-31.basil")
+        .with_api_version("2025-09-30.clover")
         .create_customer(&tenant())
         .await
         .unwrap();
+    let versions: Vec<_> = stripe
+        .requests()
+        .iter()
+        .map(|r| r.header("stripe-version").map(str::to_owned))
+        .collect();
     assert_eq!(
-        stripe.only_request().header("stripe-version"),
-        Some("2025-03-31.basil")
+        versions,
+        [
+            Some(billing_providers::stripe::api::PINNED_API_VERSION.to_owned()),
+            Some("2025-09-30.clover".to_owned())
+        ]
+    );
+    assert_eq!(
+        billing_providers::stripe::api::PINNED_API_VERSION,
+        "2025-07-30.basil"
     );
 }
 

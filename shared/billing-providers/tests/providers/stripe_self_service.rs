@@ -1,6 +1,6 @@
 //! `StripeGateway`'s self-service calls against a local server playing
 //! Stripe, each checked against the documented request shape (pinned
-//! `Stripe-Version` 2025-03-31.basil): change now (`items[0][id]` replaced,
+//! `Stripe-Version` 2025-07-30.basil): change now (`items[0][id]` replaced,
 //! `always_invoice`, the preview's `proration_date`, pending until paid),
 //! change at period end through a subscription schedule, the invoice
 //! preview, cancel and resume (a schedule released first), cancel now, and
@@ -45,7 +45,7 @@ fn assert_call(request: &Recorded, method: Method, path_and_query: &str) {
         request.header("authorization"),
         Some(format!("Bearer {API_KEY}").as_str())
     );
-    assert_eq!(request.header("stripe-version"), Some("2025-03-31.basil"));
+    assert_eq!(request.header("stripe-version"), Some("2025-07-30.basil"));
 }
 
 fn subscription(schedule: Option<&str>) -> String {
@@ -73,7 +73,7 @@ fn change(timing: ChangeTiming) -> PlanChange {
         interval: Interval::Month,
         seats: 3,
         timing,
-        proration_date: UnixTime(1_768_000_000),
+        proration_date: Some(UnixTime(1_768_000_000)),
         current_period_end: Some(UnixTime(1_769_904_000)),
         idempotency_key: "change:abc".into(),
     }
@@ -271,7 +271,7 @@ async fn a_preview_now_asks_for_the_prorations_and_the_next_invoice() {
         [(-1166, true), (9559, true)],
         "only the proration lines"
     );
-    assert_eq!(preview.proration_date, UnixTime(1_768_000_000));
+    assert_eq!(preview.proration_date, Some(UnixTime(1_768_000_000)));
     assert_eq!(
         (preview.next_invoice_amount_minor, preview.next_invoice_date),
         (14_700, UnixTime(1_769_904_000))
@@ -396,6 +396,41 @@ async fn cards_are_listed_with_the_customers_invoice_default_and_nothing_else_of
     assert_eq!(
         (methods[1].exp_month, methods[1].exp_year),
         (Some(1), Some(2030))
+    );
+}
+
+#[tokio::test]
+async fn without_a_customer_default_the_subscriptions_own_default_is_marked() {
+    let stripe = FakeServer::start([
+        reply(200, CARDS),
+        reply(
+            200,
+            r#"{"id":"cus_1Q","invoice_settings":{"default_payment_method":null}}"#,
+        ),
+        reply(
+            200,
+            format!(
+                r#"{{"object":"list","data":[{}]}}"#,
+                subscription(None).replace("pm_Checkout", "pm_Visa")
+            ),
+        ),
+    ])
+    .await;
+    let methods = gateway(&stripe)
+        .list_payment_methods("cus_1Q")
+        .await
+        .unwrap();
+    assert_call(
+        &stripe.requests()[2],
+        Method::GET,
+        "/v1/subscriptions?customer=cus_1Q&limit=100",
+    );
+    assert_eq!(
+        methods
+            .iter()
+            .map(|m| (m.id.as_str(), m.is_default))
+            .collect::<Vec<_>>(),
+        [("pm_Visa", true), ("pm_Amex", false)]
     );
 }
 

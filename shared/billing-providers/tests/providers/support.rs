@@ -342,7 +342,7 @@ pub fn plan_change(
         interval: billing_domain::Interval::Month,
         seats: 3,
         timing,
-        proration_date: billing_domain::UnixTime(1_768_000_000),
+        proration_date: Some(billing_domain::UnixTime(1_768_000_000)),
         current_period_end: Some(billing_domain::UnixTime(1_769_904_000)),
         idempotency_key: "change:abc".into(),
     }
