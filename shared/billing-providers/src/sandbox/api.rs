@@ -127,7 +127,11 @@ fn change_body(change: &PlanChange) -> ChangeSubscriptionRequest {
         price_id: change.price_id.clone(),
         quantity: change.seats,
         timing: change.timing.as_str().to_owned(),
-        proration_date: change.proration_date.map(|date| date.seconds()),
+        // A moment only means something for a change now.
+        proration_date: change
+            .proration_date
+            .filter(|_| change.timing == ChangeTiming::Now)
+            .map(|date| date.seconds()),
     }
 }
 
