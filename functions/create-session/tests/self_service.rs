@@ -42,16 +42,7 @@ struct Gateway {
 impl Default for Gateway {
     fn default() -> Self {
         Self {
-            capabilities: Capabilities {
-                change_now: true,
-                change_at_period_end: true,
-                preview: true,
-                interval_change: true,
-                cancel_at_period_end: true,
-                resume: true,
-                cancel_now: true,
-                payment_methods: true,
-            },
+            capabilities: Capabilities::ALL,
             methods: vec!["pm_TestAcme01", "pm_TestAcme02"],
             fail_with: None,
             calls: Arc::default(),

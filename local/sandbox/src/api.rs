@@ -24,7 +24,7 @@ use crate::simulation::{self, ActionError, PortalAction};
 use crate::state::{
     CheckoutSessionRecord, CustomerRecord, IdempotentAnswer, PortalSessionRecord, SandboxState,
 };
-use crate::{new_id, next_event_time, unix_now, SandboxConfig, SandboxProvider};
+use crate::{new_id, subscription_action_time, unix_now, SandboxConfig, SandboxProvider};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -270,28 +270,37 @@ pub(crate) async fn cancel_subscription(
                 } else {
                     PortalAction::CancelNow
                 };
-                let changes = simulation::portal_action_changes(state, &subscription_id, action)
-                    .map_err(ApiFailure::refused)?;
-                if changes {
-                    let last_event_at = state
-                        .subscriptions
-                        .get(&subscription_id)
-                        .and_then(|s| state.customers.get(&s.customer_id))
-                        .and_then(|c| c.last_event_at);
-                    // As for the portal: the customer's actions fall in
-                    // strictly increasing seconds.
-                    let at = next_event_time(last_event_at).await;
-                    let events =
-                        simulation::apply_portal_action(state, &subscription_id, action, at)
-                            .map_err(ApiFailure::refused)?;
-                    tracing::info!(%subscription_id, ?action, "sandbox subscription cancel through the API");
-                    // Under the state lock, like every other action's events.
-                    provider.send(events);
-                }
+                provider
+                    .portal_action_now(state, &subscription_id, action)
+                    .await?;
                 subscription_answer(state, &subscription_id)
             },
         )
         .await
+}
+
+impl SandboxProvider {
+    /// What a portal button does, through the API: nothing when it would
+    /// change nothing, else the action at the subscription's next action
+    /// time, its events queued under the state lock like every other
+    /// action's.
+    pub(crate) async fn portal_action_now(
+        &self,
+        state: &mut SandboxState,
+        subscription_id: &str,
+        action: PortalAction,
+    ) -> Result<(), ApiFailure> {
+        let changes = simulation::portal_action_changes(state, subscription_id, action)
+            .map_err(ApiFailure::refused)?;
+        if changes {
+            let at = subscription_action_time(state, subscription_id).await;
+            let events = simulation::apply_portal_action(state, subscription_id, action, at)
+                .map_err(ApiFailure::refused)?;
+            tracing::info!(%subscription_id, ?action, "sandbox subscription action through the API");
+            self.send(events);
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn subscription_answer(

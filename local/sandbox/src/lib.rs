@@ -277,12 +277,7 @@ impl SandboxProvider {
             .max_by_key(|s| s.created)
             .map(|s| s.id.clone())
             .ok_or_else(|| format!("tenant {tenant_id} has no live sandbox subscription"))?;
-        let last_event_at = state
-            .subscriptions
-            .get(&id)
-            .and_then(|s| state.customers.get(&s.customer_id))
-            .and_then(|c| c.last_event_at);
-        let at = next_event_time(last_event_at).await;
+        let at = subscription_action_time(&state, &id).await;
         let events = plan_change::advance(&mut state, &id, at).map_err(|e| e.to_string())?;
         self.send(events);
         self.persist(&state);
@@ -376,6 +371,17 @@ async fn next_event_time(last_event_at: Option<i64>) -> i64 {
         let wait = u64::try_from(target_ms - now_ms).unwrap_or(1_000);
         tokio::time::sleep(Duration::from_millis(wait)).await;
     }
+}
+
+/// The time of a subscription's next action: strictly after its customer's
+/// last event (see [`next_event_time`]).
+async fn subscription_action_time(state: &SandboxState, subscription_id: &str) -> i64 {
+    let last_event_at = state
+        .subscriptions
+        .get(subscription_id)
+        .and_then(|s| state.customers.get(&s.customer_id))
+        .and_then(|c| c.last_event_at);
+    next_event_time(last_event_at).await
 }
 
 /// A fresh provider id such as `cus_3f2a…`.

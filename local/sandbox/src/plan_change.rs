@@ -12,14 +12,14 @@
 //!   the next period starts where the last one ended, and its invoice is
 //!   paid (`subscription.updated`, `invoice.paid`).
 
-use crate::new_id;
 use crate::proration::{prorate, Proration, Side};
-use crate::simulation::{period_seconds, stamp, subscription_event, ActionError, Event, EventData};
+use crate::simulation::{
+    invoice_for, period_seconds, stamp, subscription_event, ActionError, Event,
+};
 use crate::state::{SandboxState, ScheduledChange, SubscriptionRecord};
 use billing_domain::{Catalog, Provider};
 use billing_providers::sandbox::wire::{
-    ChangeSubscriptionRequest, InvoiceObject, PreviewLineObject, PreviewObject, SandboxEvent,
-    SandboxEventType, SandboxStatus,
+    ChangeSubscriptionRequest, PreviewLineObject, PreviewObject, SandboxEventType, SandboxStatus,
 };
 
 /// When a change takes effect.
@@ -217,7 +217,7 @@ pub(crate) fn change(
                 at,
             ));
             if p.due_now > 0 {
-                events.push(invoice_paid(subscription, p.due_now, at, at));
+                events.push(invoice_for(subscription, p.due_now, true, at, at));
             }
         }
         None => {
@@ -278,31 +278,10 @@ pub(crate) fn advance(
             .saturating_mul(subscription.quantity.into());
         vec![
             subscription_event(SandboxEventType::SubscriptionUpdated, subscription, at),
-            invoice_paid(subscription, total, start, at),
+            invoice_for(subscription, total, true, start, at),
         ]
     };
     let customer_id = subscription.customer_id.clone();
     stamp(state.customers.get_mut(&customer_id), at);
     Ok(events)
-}
-
-/// A paid invoice of `amount`, sent at `at`; `created` is the start of the
-/// period a renewal bills, or `at` for a proration.
-fn invoice_paid(subscription: &SubscriptionRecord, amount: i64, created: i64, at: i64) -> Event {
-    SandboxEvent::new(
-        new_id("evt"),
-        SandboxEventType::InvoicePaid,
-        at,
-        EventData::Invoice(InvoiceObject {
-            id: new_id("in"),
-            customer_id: subscription.customer_id.clone(),
-            subscription_id: subscription.id.clone(),
-            tenant_id: subscription.tenant_id.clone(),
-            created,
-            amount_due: amount,
-            amount_paid: amount,
-            currency: subscription.currency.clone(),
-            attempt_count: 1,
-        }),
-    )
 }

@@ -16,9 +16,9 @@
 //! subscription or card) or 409 `subscription_not_live`.
 
 use crate::api::{check_return_url, hosted_url, subscription_answer, ApiFailure};
-use crate::simulation::{self, PortalAction};
-use crate::state::{SandboxState, SetupSessionRecord};
-use crate::{cards, new_id, next_event_time, plan_change, unix_now, SandboxProvider};
+use crate::simulation::PortalAction;
+use crate::state::SetupSessionRecord;
+use crate::{cards, new_id, plan_change, subscription_action_time, unix_now, SandboxProvider};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -30,17 +30,6 @@ use billing_providers::sandbox::wire::{
     SUBSCRIPTIONS_PATH,
 };
 use std::sync::Arc;
-
-/// The time of a subscription's next action: strictly after its customer's
-/// last event (see `next_event_time`).
-async fn action_time(state: &SandboxState, subscription_id: &str) -> i64 {
-    let last_event_at = state
-        .subscriptions
-        .get(subscription_id)
-        .and_then(|s| state.customers.get(&s.customer_id))
-        .and_then(|c| c.last_event_at);
-    next_event_time(last_event_at).await
-}
 
 pub(crate) async fn change_subscription(
     State(provider): State<Arc<SandboxProvider>>,
@@ -61,7 +50,7 @@ pub(crate) async fn change_subscription(
                 // Refuse before waiting for a fresh second.
                 plan_change::preview(state, &subscription_id, &spec, unix_now())
                     .map_err(ApiFailure::refused)?;
-                let at = action_time(state, &subscription_id).await;
+                let at = subscription_action_time(state, &subscription_id).await;
                 let events = plan_change::change(state, &subscription_id, &spec, at)
                     .map_err(ApiFailure::refused)?;
                 tracing::info!(%subscription_id, price_id = %spec.target.price_id, quantity = spec.target.quantity, "sandbox subscription changed");
@@ -101,24 +90,11 @@ pub(crate) async fn resume_subscription(
     body: Bytes,
 ) -> Response {
     let path = format!("{SUBSCRIPTIONS_PATH}/{subscription_id}/resume");
-    let sandbox = Arc::clone(&provider);
     provider
         .api_call(&headers, &path, &body, async |state, _, _: EmptyRequest| {
-            let changes =
-                simulation::portal_action_changes(state, &subscription_id, PortalAction::Resume)
-                    .map_err(ApiFailure::refused)?;
-            if changes {
-                let at = action_time(state, &subscription_id).await;
-                let events = simulation::apply_portal_action(
-                    state,
-                    &subscription_id,
-                    PortalAction::Resume,
-                    at,
-                )
-                .map_err(ApiFailure::refused)?;
-                tracing::info!(%subscription_id, "sandbox subscription resumed through the API");
-                sandbox.send(events);
-            }
+            provider
+                .portal_action_now(state, &subscription_id, PortalAction::Resume)
+                .await?;
             subscription_answer(state, &subscription_id)
         })
         .await
@@ -137,7 +113,7 @@ pub(crate) async fn advance_subscription(
             if !state.subscriptions.contains_key(&subscription_id) {
                 return Err(ApiFailure::not_found("no such subscription"));
             }
-            let at = action_time(state, &subscription_id).await;
+            let at = subscription_action_time(state, &subscription_id).await;
             let events =
                 plan_change::advance(state, &subscription_id, at).map_err(ApiFailure::refused)?;
             tracing::info!(%subscription_id, "sandbox subscription period advanced");

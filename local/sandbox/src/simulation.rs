@@ -361,6 +361,18 @@ fn invoice_event(subscription: &SubscriptionRecord, at: i64, paid: bool) -> Even
     let total = subscription
         .amount_minor
         .saturating_mul(subscription.quantity.into());
+    invoice_for(subscription, total, paid, at, at)
+}
+
+/// An invoice of `amount` sent at `at`: `created` is the start of the
+/// period a renewal bills, or `at` for a proration.
+pub(crate) fn invoice_for(
+    subscription: &SubscriptionRecord,
+    amount: i64,
+    paid: bool,
+    created: i64,
+    at: i64,
+) -> Event {
     let event_type = if paid {
         SandboxEventType::InvoicePaid
     } else {
@@ -375,9 +387,9 @@ fn invoice_event(subscription: &SubscriptionRecord, at: i64, paid: bool) -> Even
             customer_id: subscription.customer_id.clone(),
             subscription_id: subscription.id.clone(),
             tenant_id: subscription.tenant_id.clone(),
-            created: at,
-            amount_due: total,
-            amount_paid: if paid { total } else { 0 },
+            created,
+            amount_due: amount,
+            amount_paid: if paid { amount } else { 0 },
             currency: subscription.currency.clone(),
             attempt_count: 1,
         }),

@@ -42,23 +42,16 @@ pub struct ChangeChoice<'a> {
     pub change: PlanChange,
 }
 
-/// The tenant's subscription, if it can be changed at all: there is one, and
-/// it is active or trialing.
+/// The tenant's subscription, if it can be changed at all: a live one
+/// ([`live`]) that is active or trialing.
 fn changeable(stored: Option<&StoredSubscription>) -> Result<&StoredSubscription, CommandError> {
-    let stored = stored.ok_or(CommandError::NoSubscription)?;
-    let subscription = &stored.subscription;
-    if subscription.status == SubscriptionStatus::None
-        || subscription.provider_subscription_id.is_none()
-    {
-        return Err(CommandError::NoSubscription);
-    }
+    let stored = live(stored)?;
+    let status = stored.subscription.status;
     if !matches!(
-        subscription.status,
+        status,
         SubscriptionStatus::Active | SubscriptionStatus::Trialing
     ) {
-        return Err(CommandError::SubscriptionNotActive {
-            status: subscription.status,
-        });
+        return Err(CommandError::SubscriptionNotActive { status });
     }
     Ok(stored)
 }

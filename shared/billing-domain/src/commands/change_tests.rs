@@ -50,16 +50,7 @@ fn tenant() -> TenantId {
     TenantId::parse("org_1").unwrap()
 }
 
-const EVERYTHING: Capabilities = Capabilities {
-    change_now: true,
-    change_at_period_end: true,
-    preview: true,
-    interval_change: true,
-    cancel_at_period_end: true,
-    resume: true,
-    cancel_now: true,
-    payment_methods: true,
-};
+const EVERYTHING: Capabilities = Capabilities::ALL;
 
 #[derive(Default, Debug)]
 struct Calls {

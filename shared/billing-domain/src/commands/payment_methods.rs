@@ -78,6 +78,40 @@ where
         .await?)
 }
 
+/// The tenant's account, and its methods if `payment_method_id` is one of
+/// them (checked before anything acts on it).
+struct OwnMethod<'a> {
+    gateway: &'a dyn BillingGateway,
+    customer: String,
+    live: bool,
+    methods: Vec<PaymentMethod>,
+}
+
+async fn own_method<'a, S>(
+    store: &S,
+    gateways: &'a Gateways,
+    tenant: &TenantId,
+    payment_method_id: &str,
+) -> Result<OwnMethod<'a>, CommandError>
+where
+    S: CustomerRegistry + SubscriptionReader + ?Sized,
+{
+    let (gateway, customer, live) = account(store, gateways, tenant)
+        .await?
+        .ok_or(CommandError::NoBillingAccount)?;
+    capable(gateway)?;
+    let methods = gateway.list_payment_methods(&customer).await?;
+    if !methods.iter().any(|m| m.id == payment_method_id) {
+        return Err(CommandError::UnknownPaymentMethod);
+    }
+    Ok(OwnMethod {
+        gateway,
+        customer,
+        live,
+        methods,
+    })
+}
+
 /// Makes one of the tenant's methods the default for future invoices.
 pub async fn set_default_payment_method<S>(
     store: &S,
@@ -88,16 +122,10 @@ pub async fn set_default_payment_method<S>(
 where
     S: CustomerRegistry + SubscriptionReader + ?Sized,
 {
-    let (gateway, customer, _) = account(store, gateways, tenant)
-        .await?
-        .ok_or(CommandError::NoBillingAccount)?;
-    capable(gateway)?;
-    let methods = gateway.list_payment_methods(&customer).await?;
-    if !methods.iter().any(|m| m.id == payment_method_id) {
-        return Err(CommandError::UnknownPaymentMethod);
-    }
-    Ok(gateway
-        .set_default_payment_method(&customer, payment_method_id)
+    let own = own_method(store, gateways, tenant, payment_method_id).await?;
+    Ok(own
+        .gateway
+        .set_default_payment_method(&own.customer, payment_method_id)
         .await?)
 }
 
@@ -114,14 +142,12 @@ pub async fn remove_payment_method<S>(
 where
     S: CustomerRegistry + SubscriptionReader + ?Sized,
 {
-    let (gateway, customer, live) = account(store, gateways, tenant)
-        .await?
-        .ok_or(CommandError::NoBillingAccount)?;
-    capable(gateway)?;
-    let methods = gateway.list_payment_methods(&customer).await?;
-    if !methods.iter().any(|m| m.id == payment_method_id) {
-        return Err(CommandError::UnknownPaymentMethod);
-    }
+    let OwnMethod {
+        gateway,
+        customer,
+        live,
+        methods,
+    } = own_method(store, gateways, tenant, payment_method_id).await?;
     if live && methods.len() == 1 {
         return Err(CommandError::LastPaymentMethod);
     }

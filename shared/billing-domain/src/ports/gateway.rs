@@ -98,6 +98,20 @@ pub struct Capabilities {
     pub payment_methods: bool,
 }
 
+impl Capabilities {
+    /// Everything the port asks (Stripe, the sandbox).
+    pub const ALL: Capabilities = Capabilities {
+        change_now: true,
+        change_at_period_end: true,
+        preview: true,
+        interval_change: true,
+        cancel_at_period_end: true,
+        resume: true,
+        cancel_now: true,
+        payment_methods: true,
+    };
+}
+
 /// A plan or seat change of one provider subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanChange {

@@ -162,16 +162,7 @@ impl BillingGateway for StripeGateway {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            change_now: true,
-            change_at_period_end: true,
-            preview: true,
-            interval_change: true,
-            cancel_at_period_end: true,
-            resume: true,
-            cancel_now: true,
-            payment_methods: true,
-        }
+        Capabilities::ALL
     }
 
     async fn create_customer(&self, tenant: &TenantId) -> Result<Option<String>, ProviderError> {
