@@ -25,8 +25,8 @@ struct SessionRequest {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ReturnRequest {
-    pub return_url: String,
+struct ReturnRequest {
+    return_url: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,6 +60,16 @@ pub(crate) fn provider_key(purpose: &str, request: &Request, tenant: &TenantId) 
         idempotency::provider_key(request, tenant)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     )
+}
+
+impl<S> SessionApi<S> {
+    /// The `{"returnUrl"}` body of the portal and the payment-method setup
+    /// page, its URL on an allowed origin.
+    pub(crate) fn return_url(&self, request: &Request) -> Result<String, ApiError> {
+        let body: ReturnRequest = body(request, "{\"returnUrl\"}")?;
+        self.origins.check("returnUrl", &body.return_url)?;
+        Ok(body.return_url)
+    }
 }
 
 impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
@@ -116,10 +126,9 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         tenant: &TenantId,
         request_id: &str,
     ) -> Result<PortalResponse, ApiError> {
-        let body: ReturnRequest = body(request, "{\"returnUrl\"}")?;
-        self.origins.check("returnUrl", &body.return_url)?;
+        let return_url = self.return_url(request)?;
         let (url, provider) =
-            commands::open_portal(&self.store, &self.gateways, tenant, &body.return_url)
+            commands::open_portal(&self.store, &self.gateways, tenant, &return_url)
                 .await
                 .map_err(|e| command_error(e, tenant))?;
         tracing::info!(request_id, tenant = %tenant, provider = %provider, "portal session created");

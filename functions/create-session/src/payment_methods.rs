@@ -2,7 +2,7 @@
 //! `DELETE .../{id}`: the tenant's saved payment methods at its provider,
 //! never more of a card than brand, last four digits and expiry.
 
-use crate::checkout::{body, provider_key, PortalResponse, ReturnRequest};
+use crate::checkout::{provider_key, PortalResponse};
 use crate::errors::command_error;
 use crate::SessionApi;
 use billing_domain::commands;
@@ -81,13 +81,12 @@ impl<S: CustomerRegistry + SubscriptionReader> SessionApi<S> {
         tenant: &TenantId,
         request_id: &str,
     ) -> Result<PortalResponse, ApiError> {
-        let body: ReturnRequest = body(request, "{\"returnUrl\"}")?;
-        self.origins.check("returnUrl", &body.return_url)?;
+        let return_url = self.return_url(request)?;
         let url = commands::setup_payment_method(
             &self.store,
             &self.gateways,
             tenant,
-            &body.return_url,
+            &return_url,
             &provider_key("setup", request, tenant),
         )
         .await

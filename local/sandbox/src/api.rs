@@ -225,10 +225,7 @@ pub(crate) async fn create_portal_session(
             PORTAL_SESSIONS_PATH,
             &body,
             async |state, config, request: CreatePortalSessionRequest| {
-                if !state.customers.contains_key(&request.customer_id) {
-                    return Err(ApiFailure::missing("no such customer"));
-                }
-                check_return_url(&request.return_url, "return_url")?;
+                check_hosted_session(state, &request.customer_id, &request.return_url)?;
                 let session = PortalSessionRecord {
                     id: new_id("ps"),
                     customer_id: request.customer_id,
@@ -321,9 +318,22 @@ pub(crate) fn hosted_url(config: &SandboxConfig, page: &str, id: &str) -> String
     )
 }
 
+/// What a customer's hosted page (portal, add a card) needs: the customer,
+/// and a return URL a browser can follow.
+pub(crate) fn check_hosted_session(
+    state: &SandboxState,
+    customer_id: &str,
+    return_url: &str,
+) -> Result<(), ApiFailure> {
+    if !state.customers.contains_key(customer_id) {
+        return Err(ApiFailure::missing("no such customer"));
+    }
+    check_return_url(return_url, "return_url")
+}
+
 /// Return URLs are followed by a browser after the hosted page: absolute
 /// http(s) only.
-pub(crate) fn check_return_url(value: &str, field: &str) -> Result<(), ApiFailure> {
+fn check_return_url(value: &str, field: &str) -> Result<(), ApiFailure> {
     match url::Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
         _ => Err(ApiFailure::invalid(format!(

@@ -15,7 +15,7 @@
 //! nothing to change), 400 `resource_missing` (unknown price), 404 (unknown
 //! subscription or card) or 409 `subscription_not_live`.
 
-use crate::api::{check_return_url, hosted_url, subscription_answer, ApiFailure};
+use crate::api::{check_hosted_session, hosted_url, subscription_answer, ApiFailure};
 use crate::simulation::PortalAction;
 use crate::state::SetupSessionRecord;
 use crate::{cards, new_id, plan_change, subscription_action_time, unix_now, SandboxProvider};
@@ -191,10 +191,7 @@ pub(crate) async fn create_setup_session(
             SETUP_SESSIONS_PATH,
             &body,
             async |state, config, request: CreateSetupSessionRequest| {
-                if !state.customers.contains_key(&request.customer_id) {
-                    return Err(ApiFailure::missing("no such customer"));
-                }
-                check_return_url(&request.return_url, "return_url")?;
+                check_hosted_session(state, &request.customer_id, &request.return_url)?;
                 let session = SetupSessionRecord {
                     id: new_id("seti"),
                     customer_id: request.customer_id,

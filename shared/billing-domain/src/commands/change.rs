@@ -233,22 +233,30 @@ pub async fn change_plan<S: IntentRecorder + ?Sized>(
         requested_at: now,
     };
     let pending = intent.pending_change();
-    save_intent(store, tenant, Some(intent), now).await?;
+    let read = stored.expect("choose_change() refuses a tenant without a record");
+    save_intent(store, tenant, read, Some(intent), now).await?;
     Ok(ChangeStarted { pending, accepted })
 }
 
-/// Writes `intent` (or drops the tenant's intent) on the newest record,
-/// re-reading when a webhook changed it meanwhile.
+/// Writes `intent` (or drops the tenant's intent) on the record, re-reading
+/// it when a webhook changed it meanwhile.
 async fn save_intent<S: IntentRecorder + ?Sized>(
     store: &S,
     tenant: &TenantId,
+    read: StoredSubscription,
     intent: Option<ChangeIntent>,
     now: UnixTime,
 ) -> Result<(), CommandError> {
-    for _ in 0..RECORD_ATTEMPTS {
-        let Some(stored) = store.get_subscription(tenant).await? else {
-            return Err(CommandError::NoSubscription);
-        };
+    // The record the command already read is tried first; only a conflict
+    // (a webhook landed during the provider call) reads it again.
+    let mut stored = read;
+    for attempt in 0..RECORD_ATTEMPTS {
+        if attempt > 0 {
+            stored = store
+                .get_subscription(tenant)
+                .await?
+                .ok_or(CommandError::NoSubscription)?;
+        }
         let next = match record_intent(&stored.subscription, intent.clone(), now) {
             Transition::Applied(next) => *next,
             Transition::Unchanged(_) => return Ok(()),
@@ -298,7 +306,7 @@ pub async fn cancel<S: IntentRecorder + ?Sized>(
         gateway.cancel_now(id).await?;
     }
     if subscription.sources.intent.is_some() {
-        save_intent(store, tenant, None, now).await?;
+        save_intent(store, tenant, stored.clone(), None, now).await?;
     }
     Ok(())
 }

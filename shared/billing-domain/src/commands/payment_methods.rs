@@ -34,6 +34,23 @@ where
     Ok(None)
 }
 
+/// The tenant's account at a provider that manages payment methods; an
+/// error without one.
+async fn billing_account<'a, S>(
+    store: &S,
+    gateways: &'a Gateways,
+    tenant: &TenantId,
+) -> Result<(&'a dyn BillingGateway, String, bool), CommandError>
+where
+    S: CustomerRegistry + SubscriptionReader + ?Sized,
+{
+    let (gateway, customer, live) = account(store, gateways, tenant)
+        .await?
+        .ok_or(CommandError::NoBillingAccount)?;
+    capable(gateway)?;
+    Ok((gateway, customer, live))
+}
+
 fn capable(gateway: &dyn BillingGateway) -> Result<(), CommandError> {
     require(
         gateway,
@@ -69,10 +86,7 @@ pub async fn setup_payment_method<S>(
 where
     S: CustomerRegistry + SubscriptionReader + ?Sized,
 {
-    let (gateway, customer, _) = account(store, gateways, tenant)
-        .await?
-        .ok_or(CommandError::NoBillingAccount)?;
-    capable(gateway)?;
+    let (gateway, customer, _) = billing_account(store, gateways, tenant).await?;
     Ok(gateway
         .create_setup_session(&customer, return_url, idempotency_key)
         .await?)
@@ -96,10 +110,7 @@ async fn own_method<'a, S>(
 where
     S: CustomerRegistry + SubscriptionReader + ?Sized,
 {
-    let (gateway, customer, live) = account(store, gateways, tenant)
-        .await?
-        .ok_or(CommandError::NoBillingAccount)?;
-    capable(gateway)?;
+    let (gateway, customer, live) = billing_account(store, gateways, tenant).await?;
     let methods = gateway.list_payment_methods(&customer).await?;
     if !methods.iter().any(|m| m.id == payment_method_id) {
         return Err(CommandError::UnknownPaymentMethod);
