@@ -12,6 +12,7 @@ pub mod event;
 pub mod idempotency;
 pub mod ids;
 pub mod intent;
+pub mod ledger;
 pub mod money;
 pub mod ports;
 pub mod processing;

@@ -1,0 +1,294 @@
+//! Our tax invoice: drafted from a successful payment, the seller and the
+//! buyer's profile as they are at that moment (snapshots, so a later edit
+//! rewrites no history), then numbered by the store's gapless counter in
+//! the same commit as the event.
+
+use super::calendar::Date;
+use super::numbering::{DocumentNumber, NumberingError, Series};
+use super::payment::{ChargeLine, MethodSummary, PaymentFacts};
+use super::profile::BillingProfile;
+use super::rates::TaxRates;
+use super::seller::Seller;
+use super::tax::{compute_tax, PlaceOfSupply, TaxError, TaxLine, TaxQuestion, Treatment};
+use crate::ids::{Provider, TenantId, UnixTime};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    Paid,
+    /// Cancelled by an admin (to re-issue with corrected details); keeps its number.
+    Void,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// URL-safe id: the number with `-` for `/`.
+    pub id: String,
+    /// What the law and the customer see, e.g. `INV/26-27/000123`.
+    pub number: String,
+    pub series: Series,
+    pub sequence: u64,
+    pub tenant_id: TenantId,
+    pub provider: Provider,
+    /// The provider's invoice or transaction id.
+    pub source_id: Option<String>,
+    pub payment_id: String,
+    pub issued_at: UnixTime,
+    /// The issue date on the seller's clock.
+    pub issue_date: Date,
+    pub paid_at: UnixTime,
+    pub period_start: Option<UnixTime>,
+    pub period_end: Option<UnixTime>,
+    pub currency: String,
+    pub lines: Vec<ChargeLine>,
+    pub subtotal_minor: i64,
+    pub tax_lines: Vec<TaxLine>,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub amount_paid_minor: i64,
+    pub treatment: Treatment,
+    pub place_of_supply: PlaceOfSupply,
+    pub legend: Option<String>,
+    pub payment_method: Option<MethodSummary>,
+    pub seller: Seller,
+    /// `None` when the tenant had no billing profile when it was issued.
+    pub buyer: Option<BillingProfile>,
+    pub status: InvoiceStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvoiceError {
+    #[error(transparent)]
+    Tax(#[from] TaxError),
+    #[error(transparent)]
+    Numbering(#[from] NumberingError),
+    #[error("a successful payment of {0} minor units cannot be invoiced")]
+    NegativePayment(i64),
+}
+
+/// An invoice with everything but its number, which only the commit that
+/// stores it may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceDraft {
+    series: Series,
+    document: Invoice,
+}
+
+/// The description of the single line of an invoice whose provider listed none.
+const SUBSCRIPTION_LINE: &str = "Subscription";
+/// Covers what the provider's lines do not (discounts, credits, rounding).
+const ADJUSTMENT_LINE: &str = "Discounts, credits and adjustments";
+
+#[allow(clippy::too_many_arguments)]
+pub fn draft_invoice(
+    tenant: &TenantId,
+    provider: Provider,
+    facts: &PaymentFacts,
+    buyer: Option<&BillingProfile>,
+    seller: &Seller,
+    rates: &TaxRates,
+    issued_at: UnixTime,
+) -> Result<InvoiceDraft, InvoiceError> {
+    if facts.amount.amount_minor < 0 {
+        return Err(InvoiceError::NegativePayment(facts.amount.amount_minor));
+    }
+    let issue_date = Date::at(issued_at, seller.utc_offset_minutes);
+    let tax = compute_tax(
+        &TaxQuestion {
+            seller,
+            buyer,
+            amount_minor: facts.amount.amount_minor,
+            provider_tax_minor: facts.tax_minor,
+            date: issue_date,
+        },
+        rates,
+    )?;
+    let series = Series::for_date(
+        &seller.invoice_series,
+        issue_date,
+        seller.financial_year_start_month,
+    );
+    let document = Invoice {
+        id: String::new(),
+        number: String::new(),
+        series: series.clone(),
+        sequence: 0,
+        tenant_id: tenant.clone(),
+        provider,
+        source_id: facts.source_id.clone(),
+        payment_id: facts.payment_id.clone(),
+        issued_at,
+        issue_date,
+        paid_at: facts.at,
+        period_start: facts.period_start,
+        period_end: facts.period_end,
+        currency: facts.amount.currency.clone(),
+        lines: charge_lines(facts, tax.subtotal_minor),
+        subtotal_minor: tax.subtotal_minor,
+        tax_lines: tax.lines,
+        tax_minor: tax.tax_minor,
+        total_minor: tax.total_minor,
+        amount_paid_minor: facts.amount.amount_minor,
+        treatment: tax.treatment,
+        place_of_supply: tax.place_of_supply,
+        legend: tax.legend,
+        payment_method: facts.method.clone(),
+        seller: seller.clone(),
+        buyer: buyer.cloned(),
+        status: InvoiceStatus::Paid,
+    };
+    Ok(InvoiceDraft { series, document })
+}
+
+/// The provider's lines when they add up to the net amount; otherwise the
+/// difference as its own line, so that the invoice always adds up.
+fn charge_lines(facts: &PaymentFacts, subtotal: i64) -> Vec<ChargeLine> {
+    let mut lines = facts.lines.clone();
+    if lines.is_empty() {
+        let description = match &facts.plan {
+            Some(plan) => format!("{SUBSCRIPTION_LINE}: {plan}"),
+            None => SUBSCRIPTION_LINE.to_owned(),
+        };
+        lines.push(ChargeLine {
+            description,
+            quantity: facts.seats.unwrap_or(1),
+            amount_minor: subtotal,
+            proration: false,
+            period_start: facts.period_start,
+            period_end: facts.period_end,
+        });
+        return lines;
+    }
+    let listed: i64 = lines.iter().map(|l| l.amount_minor).sum();
+    if listed != subtotal {
+        lines.push(ChargeLine {
+            description: ADJUSTMENT_LINE.to_owned(),
+            quantity: 1,
+            amount_minor: subtotal - listed,
+            proration: false,
+            period_start: None,
+            period_end: None,
+        });
+    }
+    lines
+}
+
+impl InvoiceDraft {
+    pub fn series(&self) -> &Series {
+        &self.series
+    }
+
+    pub fn payment_id(&self) -> &str {
+        &self.document.payment_id
+    }
+
+    /// The invoice numbered `sequence` in its series.
+    pub fn issue(&self, sequence: u64) -> Result<Invoice, NumberingError> {
+        let DocumentNumber {
+            number,
+            id,
+            sequence,
+        } = self.series.number(sequence)?;
+        Ok(Invoice {
+            id,
+            number,
+            sequence,
+            ..self.document.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::payment::PaymentStatus;
+    use crate::ledger::rates::RatesInput;
+    use crate::ledger::seller::tests::india_seller;
+    use crate::money::Money;
+
+    fn facts(lines: Vec<ChargeLine>) -> PaymentFacts {
+        PaymentFacts {
+            payment_id: "in_1".into(),
+            status: PaymentStatus::Success,
+            amount: Money::new(118_000, "inr"),
+            tax_minor: Some(18_000),
+            source_id: Some("in_1".into()),
+            at: UnixTime(1_780_000_000),
+            method: None,
+            failure_code: None,
+            period_start: None,
+            period_end: None,
+            plan: Some(crate::ids::PlanCode::new("pro")),
+            seats: Some(3),
+            lines,
+        }
+    }
+
+    fn draft(lines: Vec<ChargeLine>) -> InvoiceDraft {
+        let rates: RatesInput =
+            serde_json::from_str(include_str!("../../../../infra/tax-rates.json")).unwrap();
+        draft_invoice(
+            &TenantId::parse("org_1").unwrap(),
+            Provider::Stripe,
+            &facts(lines),
+            None,
+            &india_seller(),
+            &TaxRates::new(rates).unwrap(),
+            UnixTime(1_780_000_000),
+        )
+        .unwrap()
+    }
+
+    fn line(description: &str, amount: i64) -> ChargeLine {
+        ChargeLine {
+            description: description.into(),
+            quantity: 1,
+            amount_minor: amount,
+            proration: description.starts_with("Unused"),
+            period_start: None,
+            period_end: None,
+        }
+    }
+
+    #[test]
+    fn an_invoice_is_numbered_only_when_issued_and_always_adds_up() {
+        let draft = draft(vec![]);
+        assert_eq!(draft.series().as_str(), "INV/26-27");
+        let invoice = draft.issue(42).unwrap();
+        assert_eq!(invoice.number, "INV/26-27/000042");
+        assert_eq!(invoice.id, "INV-26-27-000042");
+        assert_eq!(invoice.lines.len(), 1);
+        assert_eq!(invoice.lines[0].description, "Subscription: pro");
+        assert_eq!(invoice.lines[0].quantity, 3);
+        assert_eq!(invoice.lines[0].amount_minor, 100_000);
+        assert_eq!(
+            invoice.subtotal_minor + invoice.tax_minor,
+            invoice.total_minor
+        );
+        assert_eq!(invoice.total_minor, invoice.amount_paid_minor);
+
+        let listed = draft_with(vec![
+            line("Team × 3", 120_000),
+            line("Unused time on Pro", -30_000),
+        ]);
+        let invoice = listed.issue(1).unwrap();
+        let sum: i64 = invoice.lines.iter().map(|l| l.amount_minor).sum();
+        assert_eq!(sum, invoice.subtotal_minor);
+        assert_eq!(invoice.lines.last().unwrap().description, ADJUSTMENT_LINE);
+        assert_eq!(invoice.lines.last().unwrap().amount_minor, 10_000);
+    }
+
+    fn draft_with(lines: Vec<ChargeLine>) -> InvoiceDraft {
+        draft(lines)
+    }
+}
