@@ -28,7 +28,7 @@ start_moto() {
     local port
     port=$(free_port)
     MOTO_LOG=$(mktemp)
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 &
+    "$VENV/bin/python" scripts/moto-server -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 &
     MOTO_PID=$!
     MOTO_ENDPOINT="http://127.0.0.1:$port"
     for _ in $(seq 1 100); do

@@ -215,6 +215,7 @@ async fn subscribed(status: SubscriptionStatus, plan: &str, seats: u32) -> Arc<M
             subscription,
         }),
         claims: Vec::new(),
+        ledger: None,
     };
     assert_eq!(
         store.commit(&commit).await.unwrap(),

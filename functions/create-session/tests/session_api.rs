@@ -271,6 +271,7 @@ async fn seed_subscription_with(
             subscription: sub,
         }),
         claims: vec![],
+        ledger: None,
     };
     assert_eq!(
         store.commit(&commit).await.unwrap(),

@@ -78,6 +78,7 @@ async fn store_with(status: SubscriptionStatus) -> MemoryStore {
         event_type: "customer.subscription.updated".into(),
         occurred_at: UnixTime(T),
         tenant_hint: Some(TenantId::parse(TENANT).unwrap()),
+        payment: None,
         kind: EventKind::SubscriptionSnapshot {
             change: SnapshotChange::Updated,
             snapshot: snapshot(status),
@@ -89,6 +90,7 @@ async fn store_with(status: SubscriptionStatus) -> MemoryStore {
         &envelope,
         UnixTime(T),
         &ProcessingPolicy::default(),
+        &billing_lambda::config::invoicing().unwrap(),
     )
     .await
     .unwrap();

@@ -5,22 +5,30 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use billing_aws::envelope_from_message_body;
+use billing_domain::ledger::Invoicing;
 use billing_domain::ports::EventLedger;
 use billing_domain::processing::{process_envelope, ProcessOutcome, ProcessingPolicy};
 use billing_domain::UnixTime;
-use billing_lambda::{ConfigError, Env};
+use billing_lambda::{config, ConfigError, Env};
+use tracing::Instrument;
 
 pub struct EventProcessor<L> {
     ledger: L,
     policy: ProcessingPolicy,
+    invoicing: Invoicing,
 }
 
 impl<L: EventLedger> EventProcessor<L> {
-    pub fn new(ledger: L, policy: ProcessingPolicy) -> Self {
-        Self { ledger, policy }
+    pub fn new(ledger: L, policy: ProcessingPolicy, invoicing: Invoicing) -> Self {
+        Self {
+            ledger,
+            policy,
+            invoicing,
+        }
     }
 
-    /// Reads `DEDUPE_TTL_DAYS` (default 35).
+    /// Reads `DEDUPE_TTL_DAYS` (default 35), and the seller and tax rates
+    /// compiled in from `infra/`.
     pub fn from_env(env: &Env, ledger: L) -> Result<Self, ConfigError> {
         let days: i64 = env.parsed_or("DEDUPE_TTL_DAYS", 35)?;
         if !(4..=365).contains(&days) {
@@ -36,6 +44,7 @@ impl<L: EventLedger> EventProcessor<L> {
                 dedupe_ttl_seconds: days * 86_400,
                 ..ProcessingPolicy::default()
             },
+            config::invoicing()?,
         ))
     }
 
@@ -82,10 +91,16 @@ impl<L: EventLedger> EventProcessor<L> {
             event_type = %envelope.event.event_type,
             message_id,
         );
-        let _guard = span.enter();
-        match process_envelope(&self.ledger, &envelope, now, &self.policy).await {
+        let result = process_envelope(&self.ledger, &envelope, now, &self.policy, &self.invoicing)
+            .instrument(span.clone())
+            .await;
+        let _in_span = span.enter();
+        match result {
             Ok(outcome) => {
                 let tenant = outcome.tenant().map(|t| t.as_str().to_owned());
+                let logged = outcome.logged();
+                let payment = logged.map(|l| l.status.as_str());
+                let invoice = logged.and_then(|l| l.invoice_number.as_deref());
                 match &outcome {
                     ProcessOutcome::Parked { reason } => {
                         tracing::warn!(outcome = outcome.as_str(), reason = %reason, "event parked for review")
@@ -95,10 +110,18 @@ impl<L: EventLedger> EventProcessor<L> {
                             outcome = outcome.as_str(),
                             tenant,
                             reason = reason.as_str(),
+                            payment,
+                            invoice,
                             "event recorded"
                         )
                     }
-                    _ => tracing::info!(outcome = outcome.as_str(), tenant, "event processed"),
+                    _ => tracing::info!(
+                        outcome = outcome.as_str(),
+                        tenant,
+                        payment,
+                        invoice,
+                        "event processed"
+                    ),
                 }
                 Ok(())
             }

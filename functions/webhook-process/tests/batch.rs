@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
+use billing_domain::ledger::{BillingProfile, Series};
 use billing_domain::ports::*;
 use billing_domain::processing::ProcessingPolicy;
 use billing_domain::*;
@@ -20,6 +21,7 @@ fn envelope(id: &str, tenant_hint: Option<&str>, status: SubscriptionStatus) -> 
         event_type: "customer.subscription.updated".into(),
         occurred_at: UnixTime(T),
         tenant_hint: tenant_hint.map(|t| TenantId::parse(t).unwrap()),
+        payment: None,
         kind: EventKind::SubscriptionSnapshot {
             change: SnapshotChange::Updated,
             snapshot: SubscriptionSnapshot {
@@ -61,7 +63,11 @@ fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec
 
 #[tokio::test]
 async fn poison_messages_fail_alone_and_the_rest_of_the_batch_applies() {
-    let processor = EventProcessor::new(MemoryStore::new(), ProcessingPolicy::default());
+    let processor = EventProcessor::new(
+        MemoryStore::new(),
+        ProcessingPolicy::default(),
+        billing_lambda::config::invoicing().unwrap(),
+    );
     let good = serde_json::to_string(&envelope(
         "evt_a",
         Some("org_a"),
@@ -83,7 +89,11 @@ async fn poison_messages_fail_alone_and_the_rest_of_the_batch_applies() {
 #[tokio::test]
 async fn a_redelivered_batch_is_acknowledged_and_changes_nothing() {
     let store = std::sync::Arc::new(MemoryStore::new());
-    let processor = EventProcessor::new(store.clone(), ProcessingPolicy::default());
+    let processor = EventProcessor::new(
+        store.clone(),
+        ProcessingPolicy::default(),
+        billing_lambda::config::invoicing().unwrap(),
+    );
     let body = serde_json::to_string(&envelope(
         "evt_a",
         Some("org_a"),
@@ -111,7 +121,11 @@ async fn a_redelivered_batch_is_acknowledged_and_changes_nothing() {
 #[tokio::test]
 async fn an_event_without_resolvable_tenant_is_parked_not_dropped() {
     let store = std::sync::Arc::new(MemoryStore::new());
-    let processor = EventProcessor::new(store.clone(), ProcessingPolicy::default());
+    let processor = EventProcessor::new(
+        store.clone(),
+        ProcessingPolicy::default(),
+        billing_lambda::config::invoicing().unwrap(),
+    );
     let body =
         serde_json::to_string(&envelope("evt_orphan", None, SubscriptionStatus::Active)).unwrap();
     let response = processor.handle(batch(&[body]), UnixTime(T)).await;
@@ -147,7 +161,26 @@ impl EventLedger for FailingLedger {
         Err(self.0.clone())
     }
 
+    async fn already_committed(&self, _: &TenantId, _: &ProviderEvent) -> Result<bool, StoreError> {
+        Err(self.0.clone())
+    }
+
+    async fn next_sequence(&self, _: &Series) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
+
     async fn park(&self, _: &ParkedEvent) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+}
+
+#[async_trait]
+impl ProfileStore for FailingLedger {
+    async fn get_profile(&self, _: &TenantId) -> Result<Option<BillingProfile>, StoreError> {
+        Err(self.0.clone())
+    }
+
+    async fn put_profile(&self, _: &TenantId, _: &BillingProfile) -> Result<(), StoreError> {
         Err(self.0.clone())
     }
 }
@@ -158,7 +191,11 @@ async fn store_failures_return_the_message_to_the_queue() {
         StoreError::Transient("throttled".into()),
         StoreError::Permanent("denied".into()),
     ] {
-        let processor = EventProcessor::new(FailingLedger(error), ProcessingPolicy::default());
+        let processor = EventProcessor::new(
+            FailingLedger(error),
+            ProcessingPolicy::default(),
+            billing_lambda::config::invoicing().unwrap(),
+        );
         let with_tenant = serde_json::to_string(&envelope(
             "evt_a",
             Some("org_a"),

@@ -115,7 +115,11 @@ async fn processing_the_sample_batch_in_any_order_ends_canceled() {
     let mut finals = Vec::new();
     for order in orders {
         let store = Arc::new(billing_testkit::memory::MemoryStore::new());
-        let processor = EventProcessor::new(store.clone(), ProcessingPolicy::default());
+        let processor = EventProcessor::new(
+            store.clone(),
+            ProcessingPolicy::default(),
+            billing_lambda::config::invoicing().unwrap(),
+        );
         let batch: SqsEvent = serde_json::from_value(json!({ "Records": order })).unwrap();
         let response = processor.handle(batch, UnixTime(1_770_000_000)).await;
         assert!(response.batch_item_failures.is_empty());

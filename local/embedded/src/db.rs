@@ -129,6 +129,7 @@ fn create_tables(db: &Database) -> Result<(), Failure> {
     let txn = db.begin_write()?;
     store::create_tables(&txn)?;
     crate::idempotency::create_tables(&txn)?;
+    crate::ledger::create_tables(&txn)?;
     queue::create_tables(&txn)?;
     txn.commit()?;
     Ok(())

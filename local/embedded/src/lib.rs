@@ -35,6 +35,7 @@
 mod db;
 mod failure;
 mod idempotency;
+mod ledger;
 mod queue;
 mod store;
 

@@ -14,6 +14,7 @@
 //! | `dedupe_keys`    | (provider, event id)              | `{tenant_id, expires_at}`          |
 //! | `parked_events`  | (provider, event id)              | `{envelope, reason, parked_at}`    |
 //! | `idempotency_keys` | (tenant, `Idempotency-Key`)     | `{fingerprint, locked_until \| status + body, expires_at}` (`idempotency.rs`) |
+//! | `payments`, `payment_ids`, `invoices`, `counters`, `profiles` | see `ledger.rs` | |
 //!
 //! Keys are redb tuples, so no separator can collide with an id. Values are
 //! JSON bytes read with the domain's own serde derives; bytes that do not
@@ -22,7 +23,7 @@
 //! # Every write is one transaction
 //!
 //! redb runs one write transaction at a time, so each check-then-write
-//! (`commit`, `claim_customer`, `park`) reads and writes inside ONE write
+//! (`commit` with its payment, invoice and number, `claim_customer`, `park`) reads and writes inside ONE write
 //! transaction: it is atomic and isolated, and a refusal aborts it, leaving
 //! nothing written.
 //!
@@ -39,12 +40,13 @@
 use crate::db::{blocking, EmbeddedDb, EmbeddedError};
 use crate::failure::{decode, encode, Failure};
 use async_trait::async_trait;
+use billing_domain::ledger::Series;
 use billing_domain::ports::{
     CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IntentRecorder, ParkedEvent,
     ProviderRef, RefKind, Saved, StoreError, StoredSubscription, SubscriptionReader,
     SubscriptionWrite, TenantDirectory,
 };
-use billing_domain::{Provider, Subscription, TenantId, UnixTime, WebhookEnvelope};
+use billing_domain::{Provider, ProviderEvent, Subscription, TenantId, UnixTime, WebhookEnvelope};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -282,6 +284,9 @@ fn commit_refusal(
         )?;
         return Ok(Some(CommitOutcome::Duplicate));
     }
+    if crate::ledger::payment_seen(txn, commit)? {
+        return Ok(Some(CommitOutcome::Duplicate));
+    }
 
     if let Some(write) = &commit.write {
         let subscriptions = txn.open_table(SUBSCRIPTIONS)?;
@@ -289,6 +294,9 @@ fn commit_refusal(
         if current != write.expected_revision {
             return Ok(Some(CommitOutcome::RevisionConflict));
         }
+    }
+    if crate::ledger::number_taken(txn, commit)? {
+        return Ok(Some(CommitOutcome::SequenceConflict));
     }
 
     // An event that changes nothing writes no claim, but a claim owned by
@@ -319,6 +327,7 @@ fn write_commit(txn: &WriteTransaction, commit: &EventCommit) -> Result<(), Fail
         (commit.provider.as_str(), commit.event_id.as_str()),
         dedupe.as_slice(),
     )?;
+    crate::ledger::write_ledger(txn, commit)?;
 
     let Some(write) = &commit.write else {
         return Ok(());
@@ -495,6 +504,33 @@ impl EventLedger for EmbeddedStore {
             Ok(CommitOutcome::Committed)
         })
         .await
+    }
+
+    async fn already_committed(
+        &self,
+        _tenant: &TenantId,
+        event: &ProviderEvent,
+    ) -> Result<bool, StoreError> {
+        let provider = event.provider;
+        let event_id = event.event_id.clone();
+        let payment_id = event.payment.as_ref().map(|p| p.payment_id.clone());
+        self.run("reading a dedupe key", move |db| {
+            if let Some(payment_id) = payment_id {
+                if crate::ledger::payment_logged(db, provider.as_str(), &payment_id)? {
+                    return Ok(true);
+                }
+            }
+            let txn = db.begin_read()?;
+            let dedupe = txn.open_table(DEDUPE_KEYS)?;
+            Ok(dedupe
+                .get((provider.as_str(), event_id.as_str()))?
+                .is_some())
+        })
+        .await
+    }
+
+    async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {
+        self.series_next(series).await
     }
 
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {

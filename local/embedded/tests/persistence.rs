@@ -32,6 +32,7 @@ fn envelope(event_id: &str) -> WebhookEnvelope {
         event_type: "invoice.paid".into(),
         occurred_at: UnixTime(1_700_000_000),
         tenant_hint: None,
+        payment: None,
         kind: EventKind::Unknown,
     };
     WebhookEnvelope::new(event, "{}".into(), UnixTime(1_700_000_001), "req".into())

@@ -36,6 +36,7 @@ fn envelope(event_id: &str) -> WebhookEnvelope {
         event_type: "customer.tax_id.created".into(),
         occurred_at: UnixTime(1_700_000_000),
         tenant_hint: None,
+        payment: None,
         kind: EventKind::Unknown,
     };
     WebhookEnvelope::new(

@@ -28,6 +28,7 @@ fn parked(event_id: &str, parked_at: i64) -> ParkedEvent {
         event_type: "invoice.paid".into(),
         occurred_at: UnixTime(1_700_000_000),
         tenant_hint: None,
+        payment: None,
         kind: EventKind::Unknown,
     };
     ParkedEvent {

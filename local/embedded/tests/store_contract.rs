@@ -4,12 +4,14 @@
 
 use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
+use billing_domain::ledger::{BillingProfile, Invoice, PaymentRecord, Series};
 use billing_domain::ports::{
     Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
-    IntentRecorder, ParkedEvent, ProviderRef, Saved, Settled, StoreError, StoredSubscription,
-    SubscriptionReader, SubscriptionWrite, TenantDirectory,
+    IntentRecorder, LedgerReader, Page, PageRequest, ParkedEvent, ProfileStore, ProviderRef, Saved,
+    Settled, StoreError, StoredSubscription, SubscriptionReader, SubscriptionWrite,
+    TenantDirectory,
 };
-use billing_domain::{Provider, TenantId, UnixTime};
+use billing_domain::{Provider, ProviderEvent, TenantId, UnixTime};
 use billing_embedded::EmbeddedStore;
 use tempfile::TempDir;
 
@@ -80,8 +82,62 @@ impl EventLedger for StoreInTempDir {
         self.store.commit(commit).await
     }
 
+    async fn already_committed(
+        &self,
+        tenant: &TenantId,
+        event: &ProviderEvent,
+    ) -> Result<bool, StoreError> {
+        self.store.already_committed(tenant, event).await
+    }
+
+    async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {
+        self.store.next_sequence(series).await
+    }
+
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
         self.store.park(parked).await
+    }
+}
+
+#[async_trait]
+impl ProfileStore for StoreInTempDir {
+    async fn get_profile(&self, tenant: &TenantId) -> Result<Option<BillingProfile>, StoreError> {
+        self.store.get_profile(tenant).await
+    }
+
+    async fn put_profile(
+        &self,
+        tenant: &TenantId,
+        profile: &BillingProfile,
+    ) -> Result<(), StoreError> {
+        self.store.put_profile(tenant, profile).await
+    }
+}
+
+#[async_trait]
+impl LedgerReader for StoreInTempDir {
+    async fn list_invoices(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Invoice>, StoreError> {
+        self.store.list_invoices(tenant, page).await
+    }
+
+    async fn get_invoice(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        self.store.get_invoice(tenant, id).await
+    }
+
+    async fn list_payments(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<PaymentRecord>, StoreError> {
+        self.store.list_payments(tenant, page).await
     }
 }
 

@@ -210,6 +210,7 @@ async fn parked_events_keep_the_first_reason_and_the_whole_envelope() {
         event_type: "invoice.paid".into(),
         occurred_at: UnixTime(1_750_000_000),
         tenant_hint: None,
+        payment: None,
         kind: EventKind::Unknown,
     };
     let envelope = WebhookEnvelope::new(

@@ -20,6 +20,7 @@ fn envelope(raw_payload: String) -> WebhookEnvelope {
         event_type: "invoice.paid".into(),
         occurred_at: UnixTime(1_750_000_000),
         tenant_hint: Some(TenantId::parse("org_42").unwrap()),
+        payment: None,
         kind: EventKind::InvoicePaid(InvoiceDetails {
             invoice_id: "in_1".into(),
             customer_id: Some("cus_1".into()),

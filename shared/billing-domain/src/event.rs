@@ -3,6 +3,7 @@
 //! into the tenant's subscription record.
 
 use crate::ids::{PlanCode, Provider, TenantId, UnixTime};
+use crate::ledger::PaymentFacts;
 use crate::money::Money;
 use crate::status::SubscriptionStatus;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,12 @@ pub struct ProviderEvent {
     /// subscription metadata); otherwise the processor resolves it from the
     /// provider customer or subscription id.
     pub tenant_hint: Option<TenantId>,
+    /// The payment attempt the event reports, if any: what the payments
+    /// log and, for a success, the invoice are built from. Kept apart from
+    /// `kind` because a subscription event can report a payment too
+    /// (Razorpay's `subscription.charged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentFacts>,
     pub kind: EventKind,
 }
 

@@ -1,13 +1,18 @@
 //! Applying one queued webhook envelope: resolve the tenant, fold the event
-//! into the stored record with `apply_event`, and commit the dedupe key and
-//! the change together, retrying when a concurrent writer got there first.
+//! into the stored record with `apply_event`, log the payment it reports and
+//! invoice a successful one, and commit all of it with the dedupe key in one
+//! write, retrying when a concurrent writer (or invoice number) got there
+//! first.
 
 use crate::envelope::WebhookEnvelope;
 use crate::event::EventKind;
 use crate::ids::{TenantId, UnixTime};
+use crate::ledger::{
+    draft_invoice, InvoiceDraft, Invoicing, PaymentFacts, PaymentRecord, PaymentStatus,
+};
 use crate::ports::{
-    CommitOutcome, EventCommit, EventLedger, ParkedEvent, ProviderRef, RefKind, StoreError,
-    SubscriptionWrite,
+    CommitOutcome, EventCommit, EventLedger, LedgerWrite, ParkedEvent, ProviderRef, RefKind,
+    StoreError, StoredSubscription, SubscriptionWrite,
 };
 use crate::transition::{apply_event, Transition, Unchanged};
 
@@ -18,6 +23,10 @@ pub struct ProcessingPolicy {
     pub dedupe_ttl_seconds: i64,
     /// Attempts when concurrent writers keep changing the record.
     pub max_conflict_retries: u32,
+    /// Attempts when concurrent payments keep taking the next invoice
+    /// number first: every payment of the seller shares one counter, so a
+    /// burst contends for it far more than for one tenant's record.
+    pub max_sequence_retries: u32,
 }
 
 impl Default for ProcessingPolicy {
@@ -25,16 +34,32 @@ impl Default for ProcessingPolicy {
         Self {
             dedupe_ttl_seconds: 35 * 86_400,
             max_conflict_retries: 8,
+            max_sequence_retries: 100,
         }
     }
 }
 
+/// What an event added to the ledger, for the log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub payment_id: String,
+    pub status: PaymentStatus,
+    pub invoice_number: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessOutcome {
-    /// The record changed.
-    Applied { tenant: TenantId },
-    /// Recorded as seen; the record did not change.
-    Unchanged { tenant: TenantId, reason: Unchanged },
+    /// The record changed (and the ledger, if the event reports a payment).
+    Applied {
+        tenant: TenantId,
+        logged: Option<Logged>,
+    },
+    /// Recorded as seen; the record did not change (the ledger may have).
+    Unchanged {
+        tenant: TenantId,
+        reason: Unchanged,
+        logged: Option<Logged>,
+    },
     /// This event was processed before.
     Duplicate { tenant: TenantId },
     /// An event type we do not act on.
@@ -54,9 +79,18 @@ impl ProcessOutcome {
         }
     }
 
+    pub fn logged(&self) -> Option<&Logged> {
+        match self {
+            ProcessOutcome::Applied { logged, .. } | ProcessOutcome::Unchanged { logged, .. } => {
+                logged.as_ref()
+            }
+            _ => None,
+        }
+    }
+
     pub fn tenant(&self) -> Option<&TenantId> {
         match self {
-            ProcessOutcome::Applied { tenant }
+            ProcessOutcome::Applied { tenant, .. }
             | ProcessOutcome::Unchanged { tenant, .. }
             | ProcessOutcome::Duplicate { tenant } => Some(tenant),
             ProcessOutcome::Ignored | ProcessOutcome::Parked { .. } => None,
@@ -70,6 +104,8 @@ pub enum ProcessError {
     Store(#[from] StoreError),
     #[error("record kept changing under us after {0} attempts")]
     Contended(u32),
+    #[error("invoice numbers kept being taken first after {0} attempts")]
+    NumberContended(u32),
     #[error("envelope version {0} is not supported")]
     UnsupportedEnvelope(u32),
 }
@@ -80,7 +116,7 @@ impl ProcessError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ProcessError::Store(e) => e.is_retryable(),
-            ProcessError::Contended(_) => true,
+            ProcessError::Contended(_) | ProcessError::NumberContended(_) => true,
             ProcessError::UnsupportedEnvelope(_) => false,
         }
     }
@@ -108,33 +144,51 @@ fn references(envelope: &WebhookEnvelope) -> Vec<ProviderRef> {
     refs
 }
 
+/// Whether the stored record already proves that `reference` is claimed
+/// for its tenant: a record only ever holds provider ids its commits
+/// claimed, so writing the claim again would cost a write and change
+/// nothing.
+fn proven(stored: Option<&StoredSubscription>, reference: &ProviderRef) -> bool {
+    stored.is_some_and(|s| {
+        let record = &s.subscription;
+        record.provider == reference.provider
+            && match reference.kind {
+                RefKind::Customer => record.provider_customer_id.as_deref() == Some(&reference.id),
+                RefKind::Subscription => {
+                    record.provider_subscription_id.as_deref() == Some(&reference.id)
+                }
+            }
+    })
+}
+
 pub async fn process_envelope(
     ledger: &dyn EventLedger,
     envelope: &WebhookEnvelope,
     now: UnixTime,
     policy: &ProcessingPolicy,
+    invoicing: &Invoicing,
 ) -> Result<ProcessOutcome, ProcessError> {
     if envelope.version != WebhookEnvelope::VERSION {
         return Err(ProcessError::UnsupportedEnvelope(envelope.version));
     }
     let event = &envelope.event;
-    if matches!(event.kind, EventKind::Unknown) {
+    if matches!(event.kind, EventKind::Unknown) && event.payment.is_none() {
         return Ok(ProcessOutcome::Ignored);
     }
     let refs = references(envelope);
 
-    let tenant = match &event.tenant_hint {
-        Some(tenant) => tenant.clone(),
+    let (tenant, resolved_by) = match &event.tenant_hint {
+        Some(tenant) => (tenant.clone(), None),
         None => {
             let mut found = None;
             for reference in &refs {
                 if let Some(tenant) = ledger.tenant_for(reference).await? {
-                    found = Some(tenant);
+                    found = Some((tenant, Some(reference.clone())));
                     break;
                 }
             }
             match found {
-                Some(tenant) => tenant,
+                Some(found) => found,
                 None => {
                     return park(ledger, envelope, now, "no tenant in the event and no stored mapping for its customer or subscription".into()).await;
                 }
@@ -142,7 +196,41 @@ pub async fn process_envelope(
         }
     };
 
-    for _ in 0..policy.max_conflict_retries {
+    if ledger.already_committed(&tenant, event).await? {
+        return Ok(ProcessOutcome::Duplicate { tenant });
+    }
+
+    // The invoice is drafted once, with the buyer's profile as it is now;
+    // only its number is taken anew on each attempt.
+    let draft = match &event.payment {
+        Some(facts) if facts.status == PaymentStatus::Success => {
+            let buyer = ledger.get_profile(&tenant).await?;
+            match draft_invoice(
+                &tenant,
+                event.provider,
+                facts,
+                buyer.as_ref(),
+                &invoicing.seller,
+                &invoicing.rates,
+                now,
+            ) {
+                Ok(draft) => Some(draft),
+                Err(e) => {
+                    return park(
+                        ledger,
+                        envelope,
+                        now,
+                        format!("payment {} cannot be invoiced: {e}", facts.payment_id),
+                    )
+                    .await;
+                }
+            }
+        }
+        _ => None,
+    };
+
+    let (mut revision_conflicts, mut sequence_conflicts) = (0, 0);
+    loop {
         let stored = ledger.get_subscription(&tenant).await?;
         let transition = apply_event(
             stored.as_ref().map(|s| &s.subscription),
@@ -160,27 +248,60 @@ pub async fn process_envelope(
             ),
             Transition::Unchanged(reason) => (None, Some(reason)),
         };
+        let ledger_write = match &event.payment {
+            None => None,
+            Some(facts) => {
+                match ledger_write(ledger, &tenant, envelope, facts, draft.as_ref()).await? {
+                    Ok(write) => Some(write),
+                    Err(reason) => return park(ledger, envelope, now, reason).await,
+                }
+            }
+        };
+        let logged = ledger_write.as_ref().map(|w| Logged {
+            payment_id: w.payment.payment_id.clone(),
+            status: w.payment.status,
+            invoice_number: w.invoice.as_ref().map(|i| i.number.clone()),
+        });
         let commit = EventCommit {
             provider: event.provider,
             event_id: event.event_id.clone(),
             tenant: tenant.clone(),
             dedupe_expires_at: now.plus_seconds(policy.dedupe_ttl_seconds),
             claims: if write.is_some() {
-                refs.clone()
+                refs.iter()
+                    .filter(|r| Some(*r) != resolved_by.as_ref() && !proven(stored.as_ref(), r))
+                    .cloned()
+                    .collect()
             } else {
                 Vec::new()
             },
             write,
+            ledger: ledger_write,
         };
         match ledger.commit(&commit).await? {
             CommitOutcome::Committed => {
                 return Ok(match unchanged {
-                    None => ProcessOutcome::Applied { tenant },
-                    Some(reason) => ProcessOutcome::Unchanged { tenant, reason },
+                    None => ProcessOutcome::Applied { tenant, logged },
+                    Some(reason) => ProcessOutcome::Unchanged {
+                        tenant,
+                        reason,
+                        logged,
+                    },
                 })
             }
             CommitOutcome::Duplicate => return Ok(ProcessOutcome::Duplicate { tenant }),
-            CommitOutcome::RevisionConflict => continue,
+            CommitOutcome::RevisionConflict => {
+                revision_conflicts += 1;
+                if revision_conflicts >= policy.max_conflict_retries {
+                    return Err(ProcessError::Contended(revision_conflicts));
+                }
+            }
+            CommitOutcome::SequenceConflict => {
+                sequence_conflicts += 1;
+                if sequence_conflicts >= policy.max_sequence_retries {
+                    return Err(ProcessError::NumberContended(sequence_conflicts));
+                }
+            }
             CommitOutcome::ClaimedByOtherTenant { reference } => {
                 return park(
                     ledger,
@@ -192,7 +313,41 @@ pub async fn process_envelope(
             }
         }
     }
-    Err(ProcessError::Contended(policy.max_conflict_retries))
+}
+
+/// The payments log's entry and, for a success, the invoice numbered with
+/// the series' next free number; `Err` holds why the event must be parked.
+async fn ledger_write(
+    ledger: &dyn EventLedger,
+    tenant: &TenantId,
+    envelope: &WebhookEnvelope,
+    facts: &PaymentFacts,
+    draft: Option<&InvoiceDraft>,
+) -> Result<Result<LedgerWrite, String>, StoreError> {
+    let invoice = match draft {
+        None => None,
+        Some(draft) => {
+            let sequence = ledger.next_sequence(draft.series()).await?;
+            match draft.issue(sequence) {
+                Ok(invoice) => Some(invoice),
+                Err(e) => {
+                    return Ok(Err(format!(
+                        "payment {} cannot be invoiced: {e}",
+                        facts.payment_id
+                    )))
+                }
+            }
+        }
+    };
+    let event = &envelope.event;
+    let payment = PaymentRecord::new(
+        tenant,
+        event.provider,
+        &event.event_id,
+        facts,
+        invoice.as_ref().map(|i| i.id.clone()),
+    );
+    Ok(Ok(LedgerWrite { payment, invoice }))
 }
 
 async fn park(

@@ -3,6 +3,10 @@
 
 use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
+use billing_domain::ledger::{BillingProfile, Invoice, PaymentRecord, Series};
+use billing_domain::ports::{
+    page_of, payment_record_key, LedgerReader, Page, PageRequest, ProfileStore,
+};
 use billing_domain::ports::{
     Begun, IdempotencyStore, IntentRecorder, Saved, Settled, SubscriptionWrite,
 };
@@ -11,8 +15,8 @@ use billing_domain::ports::{
     ProviderRef, QueueError, SecretError, SecretSource, SecretText, StoreError, StoredSubscription,
     SubscriptionReader, TenantDirectory,
 };
-use billing_domain::{Provider, TenantId, UnixTime, WebhookEnvelope};
-use std::collections::{HashMap, HashSet};
+use billing_domain::{Provider, ProviderEvent, TenantId, UnixTime, WebhookEnvelope};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -23,6 +27,13 @@ struct Tables {
     seen_events: HashSet<(Provider, String)>,
     parked: Vec<ParkedEvent>,
     idempotency: HashMap<(TenantId, IdempotencyKey), IdempotencyRecord>,
+    profiles: HashMap<TenantId, BillingProfile>,
+    /// The payments log by tenant and sort key, and the attempts it holds.
+    payments: BTreeMap<(TenantId, String), PaymentRecord>,
+    payment_ids: HashSet<(Provider, String)>,
+    invoices: BTreeMap<(TenantId, String), Invoice>,
+    /// The last number each series issued.
+    counters: HashMap<Series, u64>,
 }
 
 /// A store whose every operation is atomic under one lock.
@@ -180,13 +191,28 @@ impl EventLedger for MemoryStore {
     async fn commit(&self, commit: &EventCommit) -> Result<CommitOutcome, StoreError> {
         let mut t = self.tables();
         let key = (commit.provider, commit.event_id.clone());
-        if t.seen_events.contains(&key) {
+        let payment_key = commit
+            .ledger
+            .as_ref()
+            .map(|l| (l.payment.provider, l.payment.payment_id.clone()));
+        if t.seen_events.contains(&key)
+            || payment_key
+                .as_ref()
+                .is_some_and(|p| t.payment_ids.contains(p))
+        {
             return Ok(CommitOutcome::Duplicate);
         }
         if let Some(write) = &commit.write {
             let current = t.subscriptions.get(&commit.tenant).map(|s| s.revision);
             if current != write.expected_revision {
                 return Ok(CommitOutcome::RevisionConflict);
+            }
+        }
+        let invoice = commit.ledger.as_ref().and_then(|l| l.invoice.as_ref());
+        if let Some(invoice) = invoice {
+            let last = t.counters.get(&invoice.series()).copied().unwrap_or(0);
+            if last + 1 != invoice.sequence {
+                return Ok(CommitOutcome::SequenceConflict);
             }
         }
         for reference in &commit.claims {
@@ -199,6 +225,19 @@ impl EventLedger for MemoryStore {
             }
         }
         t.seen_events.insert(key);
+        if let Some(ledger) = &commit.ledger {
+            let payment = &ledger.payment;
+            t.payment_ids.extend(payment_key);
+            t.payments.insert(
+                (commit.tenant.clone(), payment_record_key(payment)),
+                payment.clone(),
+            );
+            if let Some(invoice) = &ledger.invoice {
+                t.counters.insert(invoice.series(), invoice.sequence);
+                t.invoices
+                    .insert((commit.tenant.clone(), invoice.id.clone()), invoice.clone());
+            }
+        }
         if let Some(write) = &commit.write {
             let revision = write.expected_revision.map_or(1, |r| r + 1);
             t.subscriptions.insert(
@@ -215,6 +254,24 @@ impl EventLedger for MemoryStore {
         Ok(CommitOutcome::Committed)
     }
 
+    async fn already_committed(
+        &self,
+        _tenant: &TenantId,
+        event: &ProviderEvent,
+    ) -> Result<bool, StoreError> {
+        let t = self.tables();
+        Ok(t.seen_events
+            .contains(&(event.provider, event.event_id.clone()))
+            || event.payment.as_ref().is_some_and(|p| {
+                t.payment_ids
+                    .contains(&(event.provider, p.payment_id.clone()))
+            }))
+    }
+
+    async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {
+        Ok(self.tables().counters.get(series).copied().unwrap_or(0) + 1)
+    }
+
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
         let mut t = self.tables();
         let same = |p: &ParkedEvent| {
@@ -225,6 +282,73 @@ impl EventLedger for MemoryStore {
             t.parked.push(parked.clone());
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ProfileStore for MemoryStore {
+    async fn get_profile(&self, tenant: &TenantId) -> Result<Option<BillingProfile>, StoreError> {
+        Ok(self.tables().profiles.get(tenant).cloned())
+    }
+
+    async fn put_profile(
+        &self,
+        tenant: &TenantId,
+        profile: &BillingProfile,
+    ) -> Result<(), StoreError> {
+        self.tables()
+            .profiles
+            .insert(tenant.clone(), profile.clone());
+        Ok(())
+    }
+}
+
+/// One tenant's entries of `map`, newest (greatest key) first.
+fn newest_first<T: Clone>(
+    map: &BTreeMap<(TenantId, String), T>,
+    tenant: &TenantId,
+) -> Vec<(String, T)> {
+    map.iter()
+        .filter(|((owner, _), _)| owner == tenant)
+        .rev()
+        .map(|((_, key), item)| (key.clone(), item.clone()))
+        .collect()
+}
+
+#[async_trait]
+impl LedgerReader for MemoryStore {
+    async fn list_invoices(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Invoice>, StoreError> {
+        Ok(page_of(
+            &newest_first(&self.tables().invoices, tenant),
+            page,
+        ))
+    }
+
+    async fn get_invoice(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        Ok(self
+            .tables()
+            .invoices
+            .get(&(tenant.clone(), id.to_owned()))
+            .cloned())
+    }
+
+    async fn list_payments(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<PaymentRecord>, StoreError> {
+        Ok(page_of(
+            &newest_first(&self.tables().payments, tenant),
+            page,
+        ))
     }
 }
 

@@ -259,7 +259,11 @@ impl System {
             batches.push(messages);
         }
         assert!(!batches.is_empty(), "nothing was queued");
-        let processor = EventProcessor::new(self.store(), ProcessingPolicy::default());
+        let processor = EventProcessor::new(
+            self.store(),
+            ProcessingPolicy::default(),
+            billing_lambda::config::invoicing().unwrap(),
+        );
         let run = |messages: Vec<aws_sdk_sqs::types::Message>| {
             let processor = &processor;
             let sqs = sqs.clone();

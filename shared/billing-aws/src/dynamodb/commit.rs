@@ -1,6 +1,6 @@
-//! The conditional writes: `commit` as ONE `TransactWriteItems` (dedupe key,
-//! record, claims), the customer claim, and what a cancelled transaction's
-//! reasons mean.
+//! The conditional writes: `commit` as ONE `TransactWriteItems` (dedupe key
+//! or payment, record, invoice and its number, claims), the customer claim,
+//! and what a cancelled transaction's reasons mean.
 
 use super::item::{n, s, subscription_item, Item};
 use super::keys::{customer_sk, event_pk, ref_pk, tenant_pk, EVENT_SK, REF_SK, TTL_ATTRIBUTE};
@@ -179,27 +179,39 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn commit_transaction(
+    /// The commit's items, and where each kind sits in the transaction.
+    pub(super) fn commit_items(
         &self,
         commit: &EventCommit,
-    ) -> Result<CommitOutcome, StoreError> {
-        let claims = unique_claims(&commit.claims);
-        let mut items = Vec::with_capacity(2 + claims.len());
+    ) -> Result<(Vec<TransactWriteItem>, Layout), StoreError> {
+        let claims: Vec<ProviderRef> = unique_claims(&commit.claims).into_iter().cloned().collect();
+        let ledger = commit
+            .ledger
+            .as_ref()
+            .map(|l| self.ledger_items(&commit.tenant, l))
+            .transpose()?;
+        let mut items = Vec::with_capacity(4 + claims.len());
 
-        // Index 0: the dedupe key.
-        let dedupe = Item::from([
-            ("pk".into(), s(event_pk(commit.provider, &commit.event_id))),
-            ("sk".into(), s(EVENT_SK)),
-            ("tenant_id".into(), s(commit.tenant.as_str())),
-            (TTL_ATTRIBUTE.into(), n(commit.dedupe_expires_at.seconds())),
-        ]);
-        items.push(
-            TransactWriteItem::builder()
-                .put(self.put(dedupe, ITEM_IS_NEW, &[])?)
-                .build(),
-        );
+        // Index 0: the dedupe key. A payment event's log entry is its key
+        // (`ledger.rs`); any other event writes an `EVENT#` item with a TTL.
+        match &ledger {
+            Some(ledger) => items.push(ledger.payment.clone()),
+            None => {
+                let dedupe = Item::from([
+                    ("pk".into(), s(event_pk(commit.provider, &commit.event_id))),
+                    ("sk".into(), s(EVENT_SK)),
+                    ("tenant_id".into(), s(commit.tenant.as_str())),
+                    (TTL_ATTRIBUTE.into(), n(commit.dedupe_expires_at.seconds())),
+                ]);
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(dedupe, ITEM_IS_NEW, &[])?)
+                        .build(),
+                );
+            }
+        }
 
-        // Index 1, if the event changed the record: the record.
+        // Then the record, if the event changed it.
         let subscription_index = match &commit.write {
             None => None,
             Some(write) => {
@@ -215,17 +227,62 @@ impl DynamoStore {
             }
         };
 
+        // Then the invoice and its counter.
+        let numbering = match ledger.and_then(|l| l.invoice) {
+            None => None,
+            Some((invoice, counter)) => {
+                items.push(invoice);
+                items.push(counter);
+                Some((items.len() - 2, items.len() - 1))
+            }
+        };
+
         // Then the claims, in the commit's order.
         let first_claim = items.len();
         for reference in &claims {
             items.push(self.claim_write(reference, &commit.tenant, commit.write.is_some())?);
         }
+        Ok((
+            items,
+            Layout {
+                subscription_index,
+                numbering,
+                first_claim,
+                claims,
+            },
+        ))
+    }
 
+    /// What `commit`'s transaction costs, by DynamoDB's documented rules
+    /// (`capacity.rs`): the figure behind the write-unit budget.
+    pub fn commit_cost(
+        &self,
+        commit: &EventCommit,
+    ) -> Result<super::capacity::TransactionCost, StoreError> {
+        let (items, _) = self.commit_items(commit)?;
+        Ok(super::capacity::transaction_cost(&items))
+    }
+
+    pub(super) async fn commit_transaction(
+        &self,
+        commit: &EventCommit,
+    ) -> Result<CommitOutcome, StoreError> {
+        let (items, layout) = self.commit_items(commit)?;
         let Some(reasons) = self.transact("TransactWriteItems commit", items).await? else {
             return Ok(CommitOutcome::Committed);
         };
-        commit_cancellation(&reasons, subscription_index, first_claim, &claims)
+        commit_cancellation(&reasons, &layout)
     }
+}
+
+/// Where a commit's items sit in its transaction: the dedupe key at 0, the
+/// record at `subscription_index`, the invoice and its counter at
+/// `numbering`, the claims from `first_claim`.
+pub(super) struct Layout {
+    subscription_index: Option<usize>,
+    numbering: Option<(usize, usize)>,
+    first_claim: usize,
+    claims: Vec<ProviderRef>,
 }
 
 /// Cancellation reasons that say "the same request may succeed later".
@@ -283,14 +340,11 @@ fn cancellation_error(operation: &str, reasons: &[CancellationReason]) -> StoreE
     }
 }
 
-/// What a cancelled commit transaction means. Items are: the dedupe key at
-/// 0, the record at `subscription_index` (if written), then the claims from
-/// `first_claim`. Nothing was written.
+/// What a cancelled commit transaction means (see [`Layout`]). Nothing was
+/// written.
 fn commit_cancellation(
     reasons: &[CancellationReason],
-    subscription_index: Option<usize>,
-    first_claim: usize,
-    claims: &[&ProviderRef],
+    layout: &Layout,
 ) -> Result<CommitOutcome, StoreError> {
     // When several conditions failed, the event having been seen wins:
     // re-reading and retrying cannot change that. An SDK retry of a
@@ -299,8 +353,21 @@ fn commit_cancellation(
     if condition_failed_at(reasons, 0) {
         return Ok(CommitOutcome::Duplicate);
     }
-    if subscription_index.is_some_and(|i| condition_failed_at(reasons, i)) {
+    if layout
+        .subscription_index
+        .is_some_and(|i| condition_failed_at(reasons, i))
+    {
         return Ok(CommitOutcome::RevisionConflict);
+    }
+    // The number was taken, or another commit is taking one right now:
+    // read the next one and retry.
+    if let Some((invoice, counter)) = layout.numbering {
+        if condition_failed_at(reasons, invoice)
+            || condition_failed_at(reasons, counter)
+            || reasons.get(counter).and_then(|r| r.code()) == Some("TransactionConflict")
+        {
+            return Ok(CommitOutcome::SequenceConflict);
+        }
     }
     // Another transaction was writing the same items: like a revision
     // conflict, re-reading and re-applying now beats a trip through the
@@ -311,9 +378,11 @@ fn commit_cancellation(
     {
         return Ok(CommitOutcome::RevisionConflict);
     }
-    if let Some(k) = (0..claims.len()).find(|k| condition_failed_at(reasons, first_claim + k)) {
+    if let Some(k) =
+        (0..layout.claims.len()).find(|k| condition_failed_at(reasons, layout.first_claim + k))
+    {
         return Ok(CommitOutcome::ClaimedByOtherTenant {
-            reference: claims[k].clone(),
+            reference: layout.claims[k].clone(),
         });
     }
     Err(cancellation_error("TransactWriteItems commit", reasons))
@@ -358,10 +427,15 @@ mod tests {
             kind: RefKind::Customer,
             id: "cus_1".into(),
         };
-        let claims = [&claim];
+        let layout = Layout {
+            subscription_index: Some(1),
+            numbering: None,
+            first_claim: 2,
+            claims: vec![claim.clone()],
+        };
         let outcome = |codes: &[&str]| {
             let reasons: Vec<_> = codes.iter().map(|c| reason(c)).collect();
-            commit_cancellation(&reasons, Some(1), 2, &claims)
+            commit_cancellation(&reasons, &layout)
         };
         let failed = CONDITION_FAILED;
         assert_eq!(
@@ -385,6 +459,41 @@ mod tests {
         assert!(outcome(&["None", "ThrottlingError", "None"])
             .unwrap_err()
             .is_retryable());
+    }
+
+    #[test]
+    fn a_taken_number_or_a_busy_counter_is_a_sequence_conflict() {
+        let layout = Layout {
+            subscription_index: Some(1),
+            numbering: Some((2, 3)),
+            first_claim: 4,
+            claims: Vec::new(),
+        };
+        let outcome = |codes: &[&str]| {
+            let reasons: Vec<_> = codes.iter().map(|c| reason(c)).collect();
+            commit_cancellation(&reasons, &layout)
+        };
+        let failed = CONDITION_FAILED;
+        assert_eq!(
+            outcome(&["None", "None", "None", failed]),
+            Ok(CommitOutcome::SequenceConflict)
+        );
+        assert_eq!(
+            outcome(&["None", "None", failed, "None"]),
+            Ok(CommitOutcome::SequenceConflict)
+        );
+        assert_eq!(
+            outcome(&["None", "None", "None", "TransactionConflict"]),
+            Ok(CommitOutcome::SequenceConflict)
+        );
+        assert_eq!(
+            outcome(&[failed, "None", "None", failed]),
+            Ok(CommitOutcome::Duplicate)
+        );
+        assert_eq!(
+            outcome(&["None", failed, "None", failed]),
+            Ok(CommitOutcome::RevisionConflict)
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The table's key layout (documented in the module above): which `pk`/`sk`
 //! each item kind lives under.
 
-use billing_domain::ports::ProviderRef;
-use billing_domain::{Provider, TenantId};
+use billing_domain::ledger::Series;
+use billing_domain::ports::{payment_sort_key, ProviderRef};
+use billing_domain::{Provider, TenantId, UnixTime};
 
 /// The TTL attribute DynamoDB expires dedupe items and idempotency records
 /// by. The SAM template enables TTL on the same name.
@@ -11,6 +12,10 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub(super) const SUBSCRIPTION_SK: &str = "SUBSCRIPTION";
 pub(super) const REF_SK: &str = "REF";
 pub(super) const EVENT_SK: &str = "EVENT";
+pub(super) const PROFILE_SK: &str = "PROFILE";
+pub(super) const SERIES_SK: &str = "SERIES";
+pub(super) const INVOICE_PREFIX: &str = "INVOICE#";
+pub(super) const PAYMENT_PREFIX: &str = "PAYMENT#";
 
 pub(super) fn tenant_pk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")
@@ -31,6 +36,23 @@ pub(super) fn ref_pk(reference: &ProviderRef) -> String {
 
 pub(super) fn event_pk(provider: Provider, event_id: &str) -> String {
     format!("EVENT#{provider}#{event_id}")
+}
+
+/// A payment's log entry: in its tenant's partition, sorted by time.
+pub(super) fn payment_sk(at: UnixTime, provider: Provider, payment_id: &str) -> String {
+    format!(
+        "{PAYMENT_PREFIX}{}",
+        payment_sort_key(at, provider, payment_id)
+    )
+}
+
+pub(super) fn invoice_sk(id: &str) -> String {
+    format!("{INVOICE_PREFIX}{id}")
+}
+
+/// A series' counter: one item per series, shared by every tenant.
+pub(super) fn series_pk(series: &Series) -> String {
+    format!("SERIES#{}", series.as_str())
 }
 
 pub(super) fn idempotency_sk(key: &str) -> String {

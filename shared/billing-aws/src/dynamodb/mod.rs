@@ -1,6 +1,7 @@
 //! The DynamoDB store: subscription records, event dedupe keys, provider-id
-//! claims, tenants' provider customers and parked events, all in ONE table.
-//! It implements the storage ports with the semantics of
+//! claims, tenants' provider customers, parked events, and the ledger
+//! (payments log, invoices, their series counters, billing profiles), all
+//! in ONE table. It implements the storage ports with the semantics of
 //! `billing_testkit::memory::MemoryStore`, and passes the same contract suite
 //! (`billing_testkit::store_contract`).
 //!
@@ -11,48 +12,66 @@
 //!
 //! | item                        | `pk`                                   | `sk`                  | other attributes |
 //! |-----------------------------|----------------------------------------|-----------------------|------------------|
-//! | subscription record         | `TENANT#{tenant}`                      | `SUBSCRIPTION`        | `revision` (N), `record` (S, JSON), projections (below) |
+//! | subscription record         | `TENANT#{tenant}`                      | `SUBSCRIPTION`        | `revision` (N), `record_z` (B, deflated JSON), projections (below) |
 //! | tenant's provider customer  | `TENANT#{tenant}`                      | `CUSTOMER#{provider}` | `customer_id`, `provider`, `tenant_id` |
 //! | idempotency record (our API) | `TENANT#{tenant}`                     | `IDEMPOTENCY#{key}`   | `fingerprint`, `locked_until` or `status` + `body`, `expires_at` (N, TTL) |
+//! | billing profile             | `TENANT#{tenant}`                      | `PROFILE`             | `doc` (S, JSON) |
+//! | payment (log entry; a payment event's dedupe key) | `TENANT#{tenant}` | `PAYMENT#{time:010}#{provider}#{payment id}` | `doc` (S, JSON) |
+//! | invoice                     | `TENANT#{tenant}`                      | `INVOICE#{id}`        | `doc` (B, deflated JSON) |
+//! | series counter              | `SERIES#{series}` (`SERIES#INV/26-27`) | `SERIES`              | `last` (N): the last number issued |
 //! | provider id → tenant        | `REF#{provider}#{customer\|subscription}#{id}` | `REF`         | `tenant_id` |
 //! | dedupe key (seen event)     | `EVENT#{provider}#{event_id}`          | `EVENT`               | `tenant_id`, `expires_at` (N, TTL) |
 //! | parked event                | `PARKED#{provider}`                    | `{event_id}`          | `envelope` (S, JSON), `reason`, `parked_at` (N), `event_type` |
 //!
 //! The subscription item's projections are top-level copies of the record's
-//! readable fields, for the console, ad-hoc queries and exports: `tenant_id`,
-//! `provider`, `status`, `plan`, `provider_customer_id`,
-//! `provider_subscription_id`, `current_period_end`, `cancel_at_period_end`,
-//! `seats`, `updated_at` (absent when the field is `None`). They are written,
-//! never read back.
+//! readable fields, for the console, ad-hoc queries and exports: `provider`,
+//! `status`, `plan`, `provider_subscription_id`, `current_period_end`,
+//! `cancel_at_period_end`, `seats`, `updated_at` (absent when the field is
+//! `None`). They are written, never read back. Records written by earlier
+//! versions (`record`, plain JSON) still read.
 //!
-//! **Why the record is one JSON attribute and not mapped attribute by
-//! attribute (serde_dynamo):** the record is read and written whole, never
-//! partially updated or filtered on its nested facets, so a JSON string
-//! round-trips it exactly (`None` vs absent, nested facets, integers) with
-//! the domain's own serde derives, adds no dependency pinned to the SDK's
-//! version, and evolves with the domain type. The `revision` attribute,
-//! outside the JSON, carries the optimistic-concurrency condition.
+//! **Why the record is one attribute and not mapped attribute by attribute
+//! (serde_dynamo):** the record is read and written whole, never partially
+//! updated or filtered on its nested facets, so JSON round-trips it exactly
+//! (`None` vs absent, nested facets, integers) with the domain's own serde
+//! derives, adds no dependency pinned to the SDK's version, and evolves with
+//! the domain type. It is deflated because its field names repeat in every
+//! facet: packed, a full record stays under the 1 KB of one write unit. The
+//! `revision` attribute, outside it, carries the optimistic-concurrency
+//! condition.
 //!
 //! # Every write is conditional
 //!
-//! `commit` is ONE `TransactWriteItems`, so the dedupe key, the record and
-//! the claims land together or not at all: dedupe `attribute_not_exists`,
-//! record `attribute_not_exists` (first write) or `revision = :expected`,
-//! claims `attribute_not_exists OR tenant_id = :tenant`. The cancellation
-//! reasons say which condition failed. Our API's own write of a record (a
-//! pending change) is one `PutItem` under the same revision condition.
+//! `commit` is ONE `TransactWriteItems`, so the dedupe key, the record, the
+//! payment, the invoice with its number and the claims land together or not
+//! at all: dedupe or payment `attribute_not_exists`, record
+//! `attribute_not_exists` (first write) or `revision = :expected`, invoice
+//! `attribute_not_exists`, series counter `last = :previous` (or absent for
+//! number 1), claims `attribute_not_exists OR tenant_id = :tenant`. The
+//! cancellation reasons say which condition failed. Our API's own write of a
+//! record (a pending change) is one `PutItem` under the same revision
+//! condition.
+//!
+//! # Write units
+//!
+//! `capacity` counts what a commit costs by DynamoDB's documented rules; its
+//! tests pin a paid invoice's commit (payment, record, invoice, counter, each
+//! under 1 KB, ×2 in a transaction) at 8 write units.
 //!
 //! # Files
 //!
 //! `keys` is the layout above, `item` the record's encoding, `commit` the
-//! conditional writes and what a cancelled transaction means, `idempotency`
+//! conditional writes and what a cancelled transaction means, `ledger` the
+//! ledger's items and reads, `capacity` the write-unit count, `idempotency`
 //! our API's idempotency records, `table` the set-up for tests and local
 //! runs; this file holds the reads and the ports.
 
+mod capacity;
 mod commit;
 mod idempotency;
 mod item;
 mod keys;
+mod ledger;
 mod table;
 
 pub use keys::TTL_ATTRIBUTE;
@@ -65,15 +84,20 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
+use billing_domain::ledger::{BillingProfile, Invoice, PaymentRecord, Series};
 use billing_domain::ports::{
     Begun, CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IdempotencyStore,
     IntentRecorder, ParkedEvent, ProviderRef, Saved, Settled, StoreError, StoredSubscription,
     SubscriptionReader, SubscriptionWrite, TenantDirectory,
 };
-use billing_domain::{Provider, TenantId, UnixTime};
+use billing_domain::ports::{LedgerReader, Page, PageRequest, ProfileStore};
+use billing_domain::{Provider, ProviderEvent, TenantId, UnixTime};
 use commit::{names_in, ITEM_IS_NEW};
 use item::{n, read_subscription, s, string_attribute, Item};
-use keys::{customer_sk, parked_pk, ref_pk, tenant_pk, REF_SK, SUBSCRIPTION_SK};
+use keys::{
+    customer_sk, event_pk, parked_pk, payment_sk, ref_pk, tenant_pk, EVENT_SK, REF_SK,
+    SUBSCRIPTION_SK,
+};
 
 /// The storage ports over one DynamoDB table.
 #[derive(Debug, Clone)]
@@ -222,6 +246,25 @@ impl EventLedger for DynamoStore {
         self.commit_transaction(commit).await
     }
 
+    async fn already_committed(
+        &self,
+        tenant: &TenantId,
+        event: &ProviderEvent,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = match &event.payment {
+            Some(p) => (
+                tenant_pk(tenant),
+                payment_sk(p.at, event.provider, &p.payment_id),
+            ),
+            None => (event_pk(event.provider, &event.event_id), EVENT_SK.into()),
+        };
+        Ok(self.get_item("GetItem dedupe key", pk, sk).await?.is_some())
+    }
+
+    async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {
+        self.series_next(series).await
+    }
+
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {
         let envelope = &parked.envelope;
         let json = serde_json::to_string(envelope)
@@ -256,6 +299,48 @@ impl EventLedger for DynamoStore {
             }
             Err(err) => Err(store_error("PutItem parked event", &err)),
         }
+    }
+}
+
+#[async_trait]
+impl ProfileStore for DynamoStore {
+    async fn get_profile(&self, tenant: &TenantId) -> Result<Option<BillingProfile>, StoreError> {
+        self.read_profile(tenant).await
+    }
+
+    async fn put_profile(
+        &self,
+        tenant: &TenantId,
+        profile: &BillingProfile,
+    ) -> Result<(), StoreError> {
+        self.write_profile(tenant, profile).await
+    }
+}
+
+#[async_trait]
+impl LedgerReader for DynamoStore {
+    async fn list_invoices(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Invoice>, StoreError> {
+        self.invoices_page(tenant, page).await
+    }
+
+    async fn get_invoice(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        self.read_invoice(tenant, id).await
+    }
+
+    async fn list_payments(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<PaymentRecord>, StoreError> {
+        self.payments_page(tenant, page).await
     }
 }
 

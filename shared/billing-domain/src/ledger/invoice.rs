@@ -6,10 +6,11 @@
 use super::calendar::Date;
 use super::numbering::{DocumentNumber, NumberingError, Series};
 use super::payment::{ChargeLine, MethodSummary, PaymentFacts};
-use super::profile::BillingProfile;
+use super::profile::{Address, BillingProfile};
 use super::rates::TaxRates;
-use super::seller::Seller;
+use super::seller::{Seller, SellerSnapshot};
 use super::tax::{compute_tax, PlaceOfSupply, TaxError, TaxLine, TaxQuestion, Treatment};
+use super::tax_id::TaxId;
 use crate::ids::{Provider, TenantId, UnixTime};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +37,6 @@ pub struct Invoice {
     pub id: String,
     /// What the law and the customer see, e.g. `INV/26-27/000123`.
     pub number: String,
-    pub series: Series,
     pub sequence: u64,
     pub tenant_id: TenantId,
     pub provider: Provider,
@@ -58,12 +58,43 @@ pub struct Invoice {
     pub amount_paid_minor: i64,
     pub treatment: Treatment,
     pub place_of_supply: PlaceOfSupply,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legend: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<MethodSummary>,
-    pub seller: Seller,
+    pub seller: SellerSnapshot,
     /// `None` when the tenant had no billing profile when it was issued.
-    pub buyer: Option<BillingProfile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<BuyerSnapshot>,
     pub status: InvoiceStatus,
+}
+
+/// What an invoice keeps of the buyer's profile as it was when issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuyerSnapshot {
+    pub legal_name: String,
+    pub email: String,
+    pub address: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_id: Option<TaxId>,
+}
+
+impl From<&BillingProfile> for BuyerSnapshot {
+    fn from(profile: &BillingProfile) -> Self {
+        BuyerSnapshot {
+            legal_name: profile.legal_name.clone(),
+            email: profile.email.clone(),
+            address: profile.address.clone(),
+            tax_id: profile.tax_id.clone(),
+        }
+    }
+}
+
+impl Invoice {
+    /// The series the number belongs to: the number without its sequence.
+    pub fn series(&self) -> Series {
+        Series::of_number(&self.number)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,7 +152,6 @@ pub fn draft_invoice(
     let document = Invoice {
         id: String::new(),
         number: String::new(),
-        series: series.clone(),
         sequence: 0,
         tenant_id: tenant.clone(),
         provider,
@@ -143,8 +173,8 @@ pub fn draft_invoice(
         place_of_supply: tax.place_of_supply,
         legend: tax.legend,
         payment_method: facts.method.clone(),
-        seller: seller.clone(),
-        buyer: buyer.cloned(),
+        seller: SellerSnapshot::of(seller, tax.treatment),
+        buyer: buyer.map(BuyerSnapshot::from),
         status: InvoiceStatus::Paid,
     };
     Ok(InvoiceDraft { series, document })

@@ -16,14 +16,16 @@ pub mod tax;
 pub mod tax_id;
 
 pub use calendar::Date;
-pub use invoice::{draft_invoice, Invoice, InvoiceDraft, InvoiceError, InvoiceStatus};
+pub use invoice::{
+    draft_invoice, BuyerSnapshot, Invoice, InvoiceDraft, InvoiceError, InvoiceStatus,
+};
 pub use numbering::{DocumentNumber, NumberingError, Series};
 pub use payment::{
     ChargeLine, MethodKind, MethodSummary, PaymentFacts, PaymentRecord, PaymentStatus,
 };
 pub use profile::{validate_profile, Address, BillingProfile, ProfileError, ProfileInput};
 pub use rates::{RatesError, RatesInput, TaxRates};
-pub use seller::{Seller, SellerError, SellerInput};
+pub use seller::{Seller, SellerError, SellerInput, SellerSnapshot};
 pub use tax::{compute_tax, PlaceOfSupply, TaxBreakdown, TaxKind, TaxLine, Treatment};
 pub use tax_id::{TaxId, TaxIdError, TaxIdKind};
 

@@ -72,6 +72,16 @@ impl Series {
         &self.0
     }
 
+    /// The series of a number this module made (`INV/26-27/000123`).
+    pub fn of_number(number: &str) -> Series {
+        Series(
+            number
+                .rsplit_once('/')
+                .map_or(number, |(series, _)| series)
+                .to_owned(),
+        )
+    }
+
     /// The `sequence`-th document of the series (from 1).
     pub fn number(&self, sequence: u64) -> Result<DocumentNumber, NumberingError> {
         let width = MAX_NUMBER_LENGTH.saturating_sub(self.0.len() + 1);
@@ -137,6 +147,7 @@ mod tests {
         assert_eq!(n.number, "INV/26-27/000123");
         assert_eq!(n.id, "INV-26-27-000123");
         assert_eq!(n.number.len(), 16);
+        assert_eq!(Series::of_number(&n.number), series);
         assert_eq!(series.number(999_999).unwrap().number, "INV/26-27/999999");
         assert!(matches!(
             series.number(1_000_000),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
     pub city: String,
     /// A region or state; in India the two-digit GST state code, so that

@@ -6,6 +6,7 @@
 use super::numbering::{validate_prefix, NumberingError};
 use super::profile::{validate_address, Address, AddressInput, ProfileError};
 use super::regions::{india_state_name, is_eu_member};
+use super::tax::Treatment;
 use super::tax_id::{parse_gstin, parse_vat, TaxId, TaxIdError, TaxIdKind, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -161,6 +162,46 @@ impl Seller {
 
     pub fn is_established_in(&self, country: &str) -> bool {
         self.address.country == country
+    }
+}
+
+/// What an invoice keeps of its seller: who issued it and the registration
+/// it was issued under, as they were that day. The numbering and pricing
+/// settings stay in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SellerSnapshot {
+    pub legal_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub address: Address,
+    /// The GSTIN, EU or UK VAT number the treatment falls under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_id: Option<TaxId>,
+    pub sac_code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_lut: Option<String>,
+}
+
+impl SellerSnapshot {
+    pub fn of(seller: &Seller, treatment: Treatment) -> SellerSnapshot {
+        let tax_id = match treatment {
+            Treatment::IndiaIntraState | Treatment::IndiaInterState | Treatment::IndiaExport => {
+                seller.gstin.clone()
+            }
+            Treatment::EuVat | Treatment::EuReverseCharge => seller.eu_vat.clone(),
+            Treatment::GbVat | Treatment::GbReverseCharge => seller.gb_vat.clone(),
+            Treatment::NotTaxed => None,
+        };
+        SellerSnapshot {
+            legal_name: seller.legal_name.clone(),
+            email: seller.email.clone(),
+            address: seller.address.clone(),
+            tax_id,
+            sac_code: seller.sac_code.clone(),
+            export_lut: (treatment == Treatment::IndiaExport)
+                .then(|| seller.export_lut.clone())
+                .flatten(),
+        }
     }
 }
 

@@ -2,9 +2,11 @@
 //! dedupe key, the new record and the provider ids it claims, and the parking
 //! place for events that cannot be applied.
 
-use super::{ProviderRef, StoreError, SubscriptionReader, TenantDirectory};
+use super::{ProfileStore, ProviderRef, StoreError, SubscriptionReader, TenantDirectory};
 use crate::envelope::WebhookEnvelope;
+use crate::event::ProviderEvent;
 use crate::ids::{Provider, TenantId, UnixTime};
+use crate::ledger::{Invoice, PaymentRecord, Series};
 use crate::subscription::Subscription;
 use async_trait::async_trait;
 
@@ -19,6 +21,20 @@ pub struct EventCommit {
     pub dedupe_expires_at: UnixTime,
     pub write: Option<SubscriptionWrite>,
     pub claims: Vec<ProviderRef>,
+    /// The payment the event reports and, for a success, its invoice.
+    pub ledger: Option<LedgerWrite>,
+}
+
+/// What an event adds to the ledger, in the same commit as the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerWrite {
+    /// The payments log's entry. The same attempt (provider and payment id)
+    /// is never logged twice: a second event about it is a duplicate.
+    pub payment: PaymentRecord,
+    /// The invoice, numbered `sequence` in its series: the commit takes
+    /// the number only if the series' counter is at `sequence - 1`, and
+    /// moves it to `sequence`.
+    pub invoice: Option<Invoice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +52,9 @@ pub enum CommitOutcome {
     Duplicate,
     /// The record changed since it was read; nothing was written. Re-read and retry.
     RevisionConflict,
+    /// Another commit took the invoice number first; nothing was written.
+    /// Read the series' next number and retry.
+    SequenceConflict,
     /// A provider id already belongs to another tenant; nothing was written.
     ClaimedByOtherTenant { reference: ProviderRef },
 }
@@ -50,8 +69,21 @@ pub struct ParkedEvent {
 
 /// Where webhook-process commits events.
 #[async_trait]
-pub trait EventLedger: SubscriptionReader + TenantDirectory {
+pub trait EventLedger: SubscriptionReader + TenantDirectory + ProfileStore {
     async fn commit(&self, commit: &EventCommit) -> Result<CommitOutcome, StoreError>;
+
+    /// Whether `event` was committed for `tenant` before (its dedupe key,
+    /// or for a payment event the payment, exists): a redelivery is
+    /// answered from a read and costs no write.
+    async fn already_committed(
+        &self,
+        tenant: &TenantId,
+        event: &ProviderEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// The number the next document of `series` would take (1 for a new
+    /// series), read consistently.
+    async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError>;
 
     /// Keeps an event that could not be applied, for review and replay.
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError>;
@@ -61,6 +93,18 @@ pub trait EventLedger: SubscriptionReader + TenantDirectory {
 impl<T: EventLedger + ?Sized> EventLedger for std::sync::Arc<T> {
     async fn commit(&self, commit: &EventCommit) -> Result<CommitOutcome, StoreError> {
         (**self).commit(commit).await
+    }
+
+    async fn already_committed(
+        &self,
+        tenant: &TenantId,
+        event: &ProviderEvent,
+    ) -> Result<bool, StoreError> {
+        (**self).already_committed(tenant, event).await
+    }
+
+    async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {
+        (**self).next_sequence(series).await
     }
 
     async fn park(&self, parked: &ParkedEvent) -> Result<(), StoreError> {

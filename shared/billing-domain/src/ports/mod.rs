@@ -6,10 +6,12 @@
 //! several handlers.
 
 mod customers;
+mod documents;
 mod gateway;
 mod idempotency;
 mod intents;
 mod ledger;
+mod profiles;
 mod queue;
 mod secrets;
 mod store;
@@ -17,13 +19,19 @@ mod verifier;
 
 pub use crate::secrets::SecretError;
 pub use customers::CustomerRegistry;
+pub use documents::{
+    page_of, payment_record_key, payment_sort_key, LedgerReader, Page, PageRequest, MAX_PAGE_SIZE,
+};
 pub use gateway::{
     BillingGateway, Capabilities, ChangeAccepted, ChangePreview, CheckoutRequest, CheckoutSession,
     CustomerContact, PaymentMethod, PlanChange, PreviewLine, ProviderError,
 };
 pub use idempotency::{Begun, IdempotencyStore, Settled};
 pub use intents::{IntentRecorder, Saved};
-pub use ledger::{CommitOutcome, EventCommit, EventLedger, ParkedEvent, SubscriptionWrite};
+pub use ledger::{
+    CommitOutcome, EventCommit, EventLedger, LedgerWrite, ParkedEvent, SubscriptionWrite,
+};
+pub use profiles::ProfileStore;
 pub use queue::{EventQueue, QueueError};
 pub use secrets::{SecretSource, SecretText};
 pub use store::{

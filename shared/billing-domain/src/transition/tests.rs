@@ -21,6 +21,7 @@ fn event(id: u32, at: i64, kind: EventKind) -> ProviderEvent {
         event_type: "test".into(),
         occurred_at: UnixTime(at),
         tenant_hint: Some(tenant()),
+        payment: None,
         kind,
     }
 }

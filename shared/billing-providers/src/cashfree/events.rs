@@ -187,6 +187,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         event_type: envelope.event_type,
         occurred_at,
         tenant_hint,
+        payment: None,
         kind,
     })
 }

@@ -204,6 +204,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         event_type: notification.event_type,
         occurred_at: UnixTime(occurred_at),
         tenant_hint,
+        payment: None,
         kind,
     })
 }

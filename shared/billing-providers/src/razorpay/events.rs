@@ -150,6 +150,7 @@ pub fn parse_event(
         event_type: envelope.event,
         occurred_at: UnixTime(envelope.created_at),
         tenant_hint,
+        payment: None,
         kind,
     })
 }

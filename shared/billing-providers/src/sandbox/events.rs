@@ -120,6 +120,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         event_type: event.event_type,
         occurred_at: UnixTime(event.created),
         tenant_hint,
+        payment: None,
         kind,
     })
 }

@@ -19,9 +19,11 @@
 
 mod idempotency;
 mod intents;
+mod ledger;
 
 pub use idempotency::*;
 pub use intents::*;
+pub use ledger::*;
 
 use billing_domain::event::{
     CheckoutDetails, EventKind, InvoiceDetails, ProviderEvent, SnapshotChange, SubscriptionSnapshot,
@@ -68,7 +70,21 @@ macro_rules! store_contract_tests {
             a_request_that_lost_its_key_neither_completes_nor_releases_it,
             keys_belong_to_one_tenant,
             saving_a_record_needs_the_revision_it_was_read_at,
+            a_payment_is_logged_once_and_invoiced_with_the_next_number,
+            a_failed_payment_is_logged_without_an_invoice,
+            ledger_pages_run_newest_first,
+            profiles_are_kept_per_tenant,
         );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_payments_take_gapless_numbers() {
+            let store = ::std::sync::Arc::new(($factory)().await);
+            $crate::store_contract::concurrent_payments_take_gapless_numbers(
+                store,
+                &$crate::store_contract::Seed::unique(),
+            )
+            .await;
+        }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn concurrent_requests_with_one_key_start_exactly_once() {
@@ -139,7 +155,7 @@ impl Seed {
     }
 
     /// A number from the seed, for the lifecycle generator.
-    fn number(&self) -> u64 {
+    pub(crate) fn number(&self) -> u64 {
         self.0.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
@@ -148,7 +164,7 @@ impl Seed {
 
 // ---------- Building commits ----------
 
-const NOW: UnixTime = UnixTime(1_750_000_000);
+pub(crate) const NOW: UnixTime = UnixTime(1_750_000_000);
 /// The dedupe expiry every commit built by [`commit`] carries.
 pub const DEDUPE_EXPIRES_AT: UnixTime = UnixTime(1_753_000_000);
 
@@ -193,6 +209,7 @@ pub fn commit(
             subscription,
         }),
         claims,
+        ledger: None,
     }
 }
 
@@ -842,7 +859,7 @@ where
 
 // ---------- Parking ----------
 
-fn envelope(event: ProviderEvent) -> WebhookEnvelope {
+pub(crate) fn envelope(event: ProviderEvent) -> WebhookEnvelope {
     let raw = serde_json::to_string(&event).expect("events serialize");
     WebhookEnvelope::new(event, raw, NOW, "req-contract".into())
 }
@@ -857,6 +874,7 @@ where
         event_type: "invoice.paid".into(),
         occurred_at: NOW,
         tenant_hint: None,
+        payment: None,
         kind: EventKind::PaymentMethodAttached {
             customer_id: Some(seed.id("cus", "x")),
             payment_method_id: "pm_1".into(),
@@ -887,7 +905,7 @@ where
 
 /// A small deterministic generator (SplitMix64): a failing shuffle can be
 /// replayed from the seed printed in the assertion message.
-struct Shuffler(u64);
+pub(crate) struct Shuffler(pub(crate) u64);
 
 impl Shuffler {
     fn next(&mut self) -> u64 {
@@ -906,7 +924,7 @@ impl Shuffler {
         self.next() & 1 == 1
     }
 
-    fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.below(i as u64 + 1) as usize;
             items.swap(i, j);
@@ -960,6 +978,7 @@ pub fn generate_lifecycle(seed: &Seed, name: &str) -> Lifecycle {
             event_type: event_type.to_owned(),
             occurred_at: UnixTime(at),
             tenant_hint: Some(tenant.clone()),
+            payment: None,
             kind,
         });
     };
@@ -1108,7 +1127,15 @@ async fn deliver(store: &dyn EventLedger, event: &ProviderEvent) -> ProcessOutco
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match process_envelope(store, &envelope, NOW, &policy).await {
+        match process_envelope(
+            store,
+            &envelope,
+            NOW,
+            &policy,
+            &invoicing(&Seed::fixed("lifecycle")),
+        )
+        .await
+        {
             Ok(outcome) => return outcome,
             Err(e) if e.is_retryable() && attempts < 20 => {
                 tokio::time::sleep(Duration::from_millis(5 * attempts)).await
@@ -1265,6 +1292,7 @@ where
         event_type: "invoice.paid".into(),
         occurred_at: UnixTime(1_800_000_000),
         tenant_hint: None,
+        payment: None,
         kind: EventKind::InvoicePaid(InvoiceDetails {
             invoice_id: seed.id("in", "routed"),
             customer_id: Some(lifecycle.customer_id.clone()),
@@ -1278,7 +1306,8 @@ where
     assert_eq!(
         deliver(store, &invoice).await,
         ProcessOutcome::Applied {
-            tenant: lifecycle.tenant.clone()
+            tenant: lifecycle.tenant.clone(),
+            logged: None,
         }
     );
 
