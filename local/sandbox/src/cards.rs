@@ -6,7 +6,7 @@ use crate::new_id;
 use crate::simulation::{stamp, ActionError, Event, EventData};
 use crate::state::{CardRecord, CustomerRecord, SandboxState};
 use billing_providers::sandbox::wire::{
-    PaymentMethodListObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
+    InvoiceCard, PaymentMethodListObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
 };
 
 /// The cards the hosted pages offer: form value, brand, last four digits.
@@ -27,6 +27,20 @@ fn new_card(kind: &str) -> Option<CardRecord> {
         last4: (*last4).to_owned(),
         exp_month: EXPIRY.0,
         exp_year: EXPIRY.1,
+    })
+}
+
+/// The customer's default card as an invoice names it.
+pub(crate) fn default_card(
+    customers: &std::collections::BTreeMap<String, CustomerRecord>,
+    customer_id: &str,
+) -> Option<InvoiceCard> {
+    let customer = customers.get(customer_id)?;
+    let id = customer.default_payment_method.as_deref()?;
+    let card = customer.payment_methods.iter().find(|c| c.id == id)?;
+    Some(InvoiceCard {
+        brand: card.brand.clone(),
+        last4: card.last4.clone(),
     })
 }
 

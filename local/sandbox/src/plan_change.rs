@@ -217,7 +217,8 @@ pub(crate) fn change(
                 at,
             ));
             if p.due_now > 0 {
-                events.push(invoice_for(subscription, p.due_now, true, at, at));
+                let card = crate::cards::default_card(&state.customers, &subscription.customer_id);
+                events.push(invoice_for(subscription, card, p.due_now, true, at, at));
             }
         }
         None => {
@@ -278,7 +279,14 @@ pub(crate) fn advance(
             .saturating_mul(subscription.quantity.into());
         vec![
             subscription_event(SandboxEventType::SubscriptionUpdated, subscription, at),
-            invoice_for(subscription, total, true, start, at),
+            invoice_for(
+                subscription,
+                crate::cards::default_card(&state.customers, &subscription.customer_id),
+                total,
+                true,
+                start,
+                at,
+            ),
         ]
     };
     let customer_id = subscription.customer_id.clone();

@@ -19,8 +19,8 @@ use crate::state::{
 };
 use billing_domain::Interval;
 use billing_providers::sandbox::wire::{
-    CheckoutSessionObject, InvoiceObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
-    SandboxStatus, ScheduledChangeObject, SubscriptionObject,
+    CheckoutSessionObject, InvoiceCard, InvoiceObject, PaymentMethodObject, SandboxEvent,
+    SandboxEventType, SandboxStatus, ScheduledChangeObject, SubscriptionObject,
 };
 use serde::Serialize;
 
@@ -127,7 +127,14 @@ pub(crate) fn complete_checkout(
         &subscription,
         at,
     ));
-    events.push(invoice_event(&subscription, at, paid));
+    if let Some(customer) = state.customers.get_mut(&session.customer_id) {
+        if paid {
+            // The card just charged stays on file, as at a real provider.
+            crate::cards::save_checkout_card(customer);
+        }
+    }
+    let card = crate::cards::default_card(&state.customers, &session.customer_id);
+    events.push(invoice_event(&subscription, card, at, paid));
 
     if let Some(stored) = state.checkout_sessions.get_mut(session_id) {
         stored.completion = Some(Completion {
@@ -136,13 +143,7 @@ pub(crate) fn complete_checkout(
             at,
         });
     }
-    if let Some(customer) = state.customers.get_mut(&session.customer_id) {
-        if paid {
-            // The card just charged stays on file, as at a real provider.
-            crate::cards::save_checkout_card(customer);
-        }
-        stamp(Some(customer), at);
-    }
+    stamp(state.customers.get_mut(&session.customer_id), at);
     state
         .subscriptions
         .insert(subscription.id.clone(), subscription);
@@ -162,6 +163,7 @@ pub(crate) fn fail_first_renewal(
     if subscription.status != SandboxStatus::Active {
         return None;
     }
+    let card = crate::cards::default_card(&state.customers, &subscription.customer_id);
     let events = if subscription.cancel_at_period_end {
         subscription.status = SandboxStatus::Canceled;
         subscription.canceled_at = Some(at);
@@ -175,7 +177,7 @@ pub(crate) fn fail_first_renewal(
         subscription.current_period_start = at;
         subscription.current_period_end = at.saturating_add(period_seconds(subscription.interval));
         vec![
-            invoice_event(subscription, at, false),
+            invoice_event(subscription, card, at, false),
             subscription_event(SandboxEventType::SubscriptionUpdated, subscription, at),
         ]
     };
@@ -357,17 +359,23 @@ pub(crate) fn subscription_object(subscription: &SubscriptionRecord) -> Subscrip
 }
 
 /// The invoice for the period starting at `at`, charged once.
-fn invoice_event(subscription: &SubscriptionRecord, at: i64, paid: bool) -> Event {
+fn invoice_event(
+    subscription: &SubscriptionRecord,
+    card: Option<InvoiceCard>,
+    at: i64,
+    paid: bool,
+) -> Event {
     let total = subscription
         .amount_minor
         .saturating_mul(subscription.quantity.into());
-    invoice_for(subscription, total, paid, at, at)
+    invoice_for(subscription, card, total, paid, at, at)
 }
 
-/// An invoice of `amount` sent at `at`: `created` is the start of the
-/// period a renewal bills, or `at` for a proration.
+/// An invoice of `amount` charged to `card`, sent at `at`: `created` is the
+/// start of the period a renewal bills, or `at` for a proration.
 pub(crate) fn invoice_for(
     subscription: &SubscriptionRecord,
+    card: Option<InvoiceCard>,
     amount: i64,
     paid: bool,
     created: i64,
@@ -392,6 +400,14 @@ pub(crate) fn invoice_for(
             amount_paid: if paid { amount } else { 0 },
             currency: subscription.currency.clone(),
             attempt_count: 1,
+            plan_code: Some(subscription.plan_code.clone()),
+            quantity: Some(subscription.quantity),
+            // A renewal bills the period it opens; a proration the rest of it.
+            period_start: Some(created.max(subscription.current_period_start)),
+            period_end: Some(subscription.current_period_end),
+            proration: created != subscription.current_period_start,
+            card,
+            failure_code: (!paid).then(|| "card_declined".to_owned()),
         }),
     )
 }

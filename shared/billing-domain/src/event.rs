@@ -66,7 +66,8 @@ impl ProviderEvent {
             EventKind::InvoicePaid(i) | EventKind::InvoicePaymentFailed(i) => {
                 i.customer_id.as_deref()
             }
-            EventKind::PaymentMethodAttached { customer_id, .. } => customer_id.as_deref(),
+            EventKind::PaymentMethodAttached { customer_id, .. }
+            | EventKind::PaymentReported { customer_id, .. } => customer_id.as_deref(),
             EventKind::Unknown => None,
         }
     }
@@ -79,6 +80,9 @@ impl ProviderEvent {
             EventKind::InvoicePaid(i) | EventKind::InvoicePaymentFailed(i) => {
                 i.subscription_id.as_deref()
             }
+            EventKind::PaymentReported {
+                subscription_id, ..
+            } => subscription_id.as_deref(),
             EventKind::PaymentMethodAttached { .. } | EventKind::Unknown => None,
         }
     }
@@ -110,6 +114,12 @@ pub enum EventKind {
         customer_id: Option<String>,
         payment_method_id: String,
     },
+    /// An event that only reports a payment attempt (its `payment`): no
+    /// subscription state, the ids route it to the tenant.
+    PaymentReported {
+        customer_id: Option<String>,
+        subscription_id: Option<String>,
+    },
     /// A signed event type we do not act on: acknowledged and logged.
     Unknown,
 }
@@ -118,7 +128,9 @@ impl EventKind {
     /// Precedence within one second; see [`EventOrder`].
     pub fn rank(&self) -> u8 {
         match self {
-            EventKind::Unknown | EventKind::PaymentMethodAttached { .. } => 0,
+            EventKind::Unknown
+            | EventKind::PaymentMethodAttached { .. }
+            | EventKind::PaymentReported { .. } => 0,
             EventKind::CheckoutCompleted(_) => 1,
             EventKind::SubscriptionSnapshot {
                 change: SnapshotChange::Created,

@@ -61,7 +61,7 @@ pub fn apply_event(
 
     let changed = match &event.kind {
         EventKind::Unknown => return Transition::Unchanged(Unchanged::UnknownEvent),
-        EventKind::PaymentMethodAttached { .. } => {
+        EventKind::PaymentMethodAttached { .. } | EventKind::PaymentReported { .. } => {
             return Transition::Unchanged(Unchanged::NoStateEffect)
         }
         EventKind::CheckoutCompleted(checkout) => keep_newest(

@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod http;
 pub mod paddle;
 pub mod payload;
+mod payments;
 pub mod paypal;
 pub mod razorpay;
 pub mod registry;

@@ -57,6 +57,7 @@
 //! Error messages never contain payload content: they end up in logs and in
 //! the 400 answer.
 
+use super::payments;
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS};
 use super::wire::{
     minor_units, numbers_as_strings, parse_time, tag, tenant_in_subscription_id, CashfreeEventType,
@@ -181,13 +182,18 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         }
         None => (EventKind::Unknown, None),
     };
+    let payment = match &kind {
+        EventKind::InvoicePaid(details) => payments::charge(details, true),
+        EventKind::InvoicePaymentFailed(details) => payments::charge(details, false),
+        _ => None,
+    };
     Ok(ProviderEvent {
         provider: Provider::Cashfree,
         event_id: dedupe_key(body),
         event_type: envelope.event_type,
         occurred_at,
         tenant_hint,
-        payment: None,
+        payment,
         kind,
     })
 }

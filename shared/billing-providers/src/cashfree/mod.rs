@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod events;
+mod payments;
 pub mod signature;
 pub mod wire;
 

@@ -20,6 +20,10 @@
 //! | `transaction.completed`, origin `api`/`web`, no subscription | `Unknown` (a one-off purchase, not ours) |
 //! | `transaction.completed` (renewals, upgrades, charges), `transaction.paid` | `InvoicePaid` |
 //! | `transaction.payment_failed`, `transaction.past_due` | `InvoicePaymentFailed` |
+//!
+//! `transaction.completed` (checkout or renewal) also reports the payment
+//! we invoice, and `transaction.payment_failed` the failed attempt
+//! (`payments.rs`).
 //! | anything else | `Unknown` |
 //!
 //! Paddle's webhook references: <https://developer.paddle.com/webhooks/overview>;
@@ -55,7 +59,11 @@
 //! Error messages never contain payload content: they end up in logs and in
 //! the 400 answer.
 
+use super::payments;
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS};
+use super::wire::{
+    Notification, SubscriptionEntity, SubscriptionItem, TransactionEntity, TransactionItem,
+};
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
@@ -63,8 +71,6 @@ use billing_domain::{
     Catalog, CheckoutDetails, EventKind, InvoiceDetails, Money, PlanCode, Provider, ProviderEvent,
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
 };
-use serde::de::IgnoredAny;
-use serde::Deserialize;
 use serde_json::Value;
 
 /// Verifies and normalizes Paddle deliveries. Holds no secrets: they come
@@ -175,6 +181,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         serde_json::from_slice(body).map_err(|e| malformed("event", &e))?;
     let occurred_at = time(&notification.occurred_at, "event: occurred_at")?;
     let data = &notification.data;
+    let mut payment = None;
     let (kind, tenant_hint) = match meaning(&notification.event_type) {
         Meaning::Snapshot(change) => {
             subscription(decode(data, "subscription")?, catalog, Some(change))?
@@ -188,13 +195,20 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         Meaning::TransactionFailed => {
             let transaction: TransactionEntity = decode(data, "transaction")?;
             let hint = tenant_hint(transaction.custom_data.as_ref());
-            (
-                EventKind::InvoicePaymentFailed(invoice(&transaction, false)?),
-                hint,
-            )
+            let details = invoice(&transaction, false)?;
+            // `transaction.past_due` reports a state, not an attempt.
+            if notification.event_type == "transaction.payment_failed" {
+                payment = Some(payments::failed(&transaction, &details)?);
+            }
+            (EventKind::InvoicePaymentFailed(details), hint)
         }
         Meaning::TransactionCompleted => {
-            completed_transaction(decode(data, "transaction")?, catalog)?
+            let transaction: TransactionEntity = decode(data, "transaction")?;
+            // A transaction without totals collected nothing we can invoice.
+            if transaction.details.is_some() {
+                payment = payments::completed(&transaction, &invoice(&transaction, true)?)?;
+            }
+            completed_transaction(transaction, catalog)?
         }
         Meaning::Ignored => (EventKind::Unknown, None),
     };
@@ -204,7 +218,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         event_type: notification.event_type,
         occurred_at: UnixTime(occurred_at),
         tenant_hint,
-        payment: None,
+        payment,
         kind,
     })
 }
@@ -368,7 +382,7 @@ fn invoice(transaction: &TransactionEntity, paid: bool) -> Result<InvoiceDetails
 /// An amount in the currency's lowest denomination, as Paddle sends it: an
 /// optionally negative integer string (credits make totals negative). A
 /// decimal point or anything else is refused rather than guessed at.
-fn minor_units(text: &str, field: &'static str) -> Result<i64, WebhookError> {
+pub(super) fn minor_units(text: &str, field: &'static str) -> Result<i64, WebhookError> {
     let magnitude = text.strip_prefix('-').unwrap_or(text);
     if magnitude.is_empty() || !magnitude.bytes().all(|b| b.is_ascii_digit()) {
         return Err(WebhookError::MalformedPayload(format!(
@@ -394,110 +408,13 @@ fn tenant_hint(custom_data: Option<&Value>) -> Option<TenantId> {
     }
 }
 
-fn time(text: &str, what: &str) -> Result<i64, WebhookError> {
+pub(super) fn time(text: &str, what: &str) -> Result<i64, WebhookError> {
     crate::timestamps::rfc3339_seconds(text)
         .ok_or_else(|| WebhookError::MalformedPayload(format!("{what} is not an RFC 3339 time")))
 }
 
 fn optional_time(text: Option<&str>, what: &str) -> Result<Option<i64>, WebhookError> {
     text.map(|text| time(text, what)).transpose()
-}
-
-// ---------- Wire shapes (only the fields we read; unknown ones ignored) ----------
-
-#[derive(Deserialize)]
-struct Notification {
-    event_id: String,
-    event_type: String,
-    occurred_at: String,
-    data: Value,
-}
-
-#[derive(Deserialize)]
-struct SubscriptionEntity {
-    id: String,
-    status: String,
-    customer_id: String,
-    #[serde(default)]
-    items: Vec<SubscriptionItem>,
-    current_billing_period: Option<TimePeriod>,
-    scheduled_change: Option<ScheduledChange>,
-    canceled_at: Option<String>,
-    custom_data: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct SubscriptionItem {
-    price: Option<PriceReference>,
-    quantity: Option<u64>,
-    trial_dates: Option<TimePeriod>,
-}
-
-impl SubscriptionItem {
-    fn price_id(&self) -> Option<&str> {
-        self.price.as_ref().map(|price| price.id.as_str())
-    }
-}
-
-#[derive(Deserialize)]
-struct PriceReference {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct TimePeriod {
-    starts_at: String,
-    ends_at: String,
-}
-
-#[derive(Deserialize)]
-struct ScheduledChange {
-    action: String,
-    effective_at: String,
-}
-
-#[derive(Deserialize)]
-struct TransactionEntity {
-    id: String,
-    origin: Option<String>,
-    customer_id: Option<String>,
-    subscription_id: Option<String>,
-    currency_code: Option<String>,
-    created_at: String,
-    details: Option<TransactionDetails>,
-    #[serde(default)]
-    items: Vec<TransactionItem>,
-    #[serde(default)]
-    payments: Vec<IgnoredAny>,
-    custom_data: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct TransactionItem {
-    price: Option<PriceReference>,
-    price_id: Option<String>,
-}
-
-impl TransactionItem {
-    fn price_id(&self) -> Option<&str> {
-        self.price
-            .as_ref()
-            .map(|price| price.id.as_str())
-            .or(self.price_id.as_deref())
-    }
-}
-
-#[derive(Deserialize)]
-struct TransactionDetails {
-    totals: TransactionTotals,
-}
-
-#[derive(Deserialize)]
-struct TransactionTotals {
-    total: String,
-    grand_total: Option<String>,
-    balance: Option<String>,
-    currency_code: Option<String>,
 }
 
 #[cfg(test)]

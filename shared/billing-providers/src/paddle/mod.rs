@@ -10,7 +10,9 @@
 pub mod api;
 mod changes;
 pub mod events;
+mod payments;
 pub mod signature;
+mod wire;
 
 pub use api::PaddleGateway;
 pub use events::{map_status, parse_event, PaddleWebhooks};

@@ -14,6 +14,7 @@
 
 use super::formats::{currency_exponent, decimal_to_minor_units, parse_rfc3339};
 use super::oauth::{AccessTokenSource, AppCredentials, CachedAccessTokens};
+use super::payments;
 use super::signature::{
     verification_request_body, PostbackFailure, TransmissionHeaders, VerifyEndpoint,
     DEFAULT_TOLERANCE_SECONDS,
@@ -199,13 +200,20 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         "PAYMENT.SALE.COMPLETED" => completed_sale(decode(resource, "sale")?, occurred_at)?,
         _ => (EventKind::Unknown, None),
     };
+    let payment = match &kind {
+        EventKind::InvoicePaid(details) => payments::sale(details),
+        EventKind::InvoicePaymentFailed(details) => {
+            payments::failed(details, failure_reason(resource))
+        }
+        _ => None,
+    };
     Ok(ProviderEvent {
         provider: Provider::Paypal,
         event_id: event.id,
         event_type: event.event_type,
         occurred_at: UnixTime(occurred_at),
         tenant_hint,
-        payment: None,
+        payment,
         kind,
     })
 }
@@ -311,6 +319,14 @@ fn failed_payment(
         EventKind::InvoicePaymentFailed(details),
         custom_id_tenant(sub.custom_id.as_deref()),
     ))
+}
+
+/// PayPal's `billing_info.last_failed_payment.reason_code`, when sent.
+fn failure_reason(resource: &serde_json::Value) -> Option<String> {
+    resource
+        .pointer("/billing_info/last_failed_payment/reason_code")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 /// A completed sale of a subscription is a paid cycle. Sales outside a

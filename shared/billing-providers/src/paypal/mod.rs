@@ -91,6 +91,7 @@ pub mod api;
 pub mod events;
 pub mod formats;
 pub mod oauth;
+mod payments;
 pub mod signature;
 
 pub use api::PaypalGateway;

@@ -11,12 +11,15 @@
 //! Every `subscription.*` event carries the whole subscription entity
 //! (<https://razorpay.com/docs/webhooks/subscriptions/>: "The payload for all
 //! these events contain the subscription entity"), so each one becomes a
-//! snapshot; `subscription.charged` also carries the payment, which adds
-//! nothing the subscription's status and period do not already say.
+//! snapshot; `subscription.charged` also carries the cycle's payment, which
+//! the payments log records and our invoice bills. `payment.failed` carries
+//! a failed attempt for the log; it names the customer, not the
+//! subscription.
 //!
 //! Error messages never contain payload content: they end up in logs and in
 //! the 400 answer.
 
+use super::payments::{self, PaymentEntity};
 use super::signature::{self, SIGNATURE_HEADER};
 use super::TENANT_NOTE;
 use crate::payload::{decode, malformed};
@@ -50,6 +53,9 @@ pub const SUBSCRIBED_EVENTS: [&str; 10] = [
     "subscription.cancelled",
     "subscription.completed",
 ];
+
+/// The payment events to enable besides: failed attempts for the payments log.
+pub const PAYMENT_EVENTS: [&str; 1] = ["payment.failed"];
 
 /// Every subscription status Razorpay documents
 /// (<https://razorpay.com/docs/payments/subscriptions/states/>; `paused` is
@@ -129,6 +135,13 @@ pub fn parse_event(
     catalog: &Catalog,
 ) -> Result<ProviderEvent, WebhookError> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| malformed("event", &e))?;
+    let payment_entity = || -> Result<PaymentEntity, WebhookError> {
+        let entity = envelope.payload.pointer("/payment/entity").ok_or_else(|| {
+            WebhookError::MalformedPayload("payment event without payload.payment.entity".into())
+        })?;
+        decode(entity, "payment")
+    };
+    let mut payment = None;
     let (kind, tenant_hint) = match SubscriptionEvent::parse(&envelope.event) {
         Some(event) => {
             let entity = envelope
@@ -140,7 +153,20 @@ pub fn parse_event(
                     )
                 })?;
             let (snapshot, tenant_hint) = subscription(decode(entity, "subscription")?, catalog);
+            if event == SubscriptionEvent::Charged {
+                payment = Some(payments::charged(&payment_entity()?, &snapshot));
+            }
             (event.kind(snapshot), tenant_hint)
+        }
+        None if envelope.event == "payment.failed" => {
+            let entity = payment_entity()?;
+            payment = Some(payments::failed(&entity));
+            // Routed by the customer the subscription's events claimed.
+            let kind = EventKind::PaymentReported {
+                customer_id: entity.customer_id(),
+                subscription_id: None,
+            };
+            (kind, None)
         }
         None => (EventKind::Unknown, None),
     };
@@ -150,7 +176,7 @@ pub fn parse_event(
         event_type: envelope.event,
         occurred_at: UnixTime(envelope.created_at),
         tenant_hint,
-        payment: None,
+        payment,
         kind,
     })
 }

@@ -69,6 +69,7 @@
 
 pub mod api;
 pub mod events;
+mod payments;
 pub mod signature;
 
 pub use api::RazorpayGateway;

@@ -9,6 +9,7 @@
 //! Error messages never contain payload content: they end up in logs and in
 //! the 400 answer.
 
+use super::payments;
 use super::wire::{
     CheckoutSessionObject, InvoiceObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
     SandboxStatus, SubscriptionObject,
@@ -77,6 +78,7 @@ impl WebhookVerifier for SandboxWebhooks {
 /// verified (or that was stored after verification, for replay).
 pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, WebhookError> {
     let event: SandboxEvent = serde_json::from_slice(body).map_err(|e| malformed("event", &e))?;
+    let mut payment = None;
     let (kind, tenant_hint) = match SandboxEventType::parse(&event.event_type) {
         Some(SandboxEventType::CheckoutCompleted) => {
             checkout_completed(decode(&event.data, "checkout session")?)
@@ -95,11 +97,15 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
             subscription(decode(&event.data, "subscription")?, catalog, None)
         }
         Some(SandboxEventType::InvoicePaid) => {
-            let (details, hint) = invoice(decode(&event.data, "invoice")?);
+            let object: InvoiceObject = decode(&event.data, "invoice")?;
+            payment = payments::facts(&object, true, event.created);
+            let (details, hint) = invoice(object);
             (EventKind::InvoicePaid(details), hint)
         }
         Some(SandboxEventType::InvoicePaymentFailed) => {
-            let (details, hint) = invoice(decode(&event.data, "invoice")?);
+            let object: InvoiceObject = decode(&event.data, "invoice")?;
+            payment = payments::facts(&object, false, event.created);
+            let (details, hint) = invoice(object);
             (EventKind::InvoicePaymentFailed(details), hint)
         }
         Some(SandboxEventType::PaymentMethodAttached) => {
@@ -120,7 +126,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         event_type: event.event_type,
         occurred_at: UnixTime(event.created),
         tenant_hint,
-        payment: None,
+        payment,
         kind,
     })
 }

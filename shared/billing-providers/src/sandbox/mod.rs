@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod events;
+mod payments;
 pub mod wire;
 
 pub use api::SandboxGateway;

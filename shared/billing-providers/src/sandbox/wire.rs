@@ -226,6 +226,31 @@ pub struct InvoiceObject {
     pub currency: String,
     #[serde(default)]
     pub attempt_count: u32,
+    /// What it bills: the plan, seats and period, and whether it is a
+    /// proration (a plan change's charge).
+    #[serde(default)]
+    pub plan_code: Option<String>,
+    #[serde(default)]
+    pub quantity: Option<u32>,
+    #[serde(default)]
+    pub period_start: Option<i64>,
+    #[serde(default)]
+    pub period_end: Option<i64>,
+    #[serde(default)]
+    pub proration: bool,
+    /// The card charged (or declined).
+    #[serde(default)]
+    pub card: Option<InvoiceCard>,
+    /// Why a payment failed (`card_declined`).
+    #[serde(default)]
+    pub failure_code: Option<String>,
+}
+
+/// The card an invoice was charged to: brand and last four digits only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceCard {
+    pub brand: String,
+    pub last4: String,
 }
 
 // ---------- API ----------

@@ -12,8 +12,9 @@
 //! Error messages never contain payload content: they end up in logs and in
 //! the 400 answer.
 
+use super::payments;
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
-use super::wire::ExpandableId;
+use super::wire::{ExpandableId, InvoiceObject, Metadata};
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
@@ -22,7 +23,6 @@ use billing_domain::{
     SnapshotChange, SubscriptionSnapshot, SubscriptionStatus, TenantId, UnixTime,
 };
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// Verifies and normalizes Stripe deliveries. Holds no secrets: they come
 /// per call from the secret cache, so a rotated secret needs no rebuild.
@@ -77,6 +77,7 @@ impl WebhookVerifier for StripeWebhooks {
 pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, WebhookError> {
     let event: Event = serde_json::from_slice(body).map_err(|e| malformed("event", &e))?;
     let object = &event.data.object;
+    let mut payment = None;
     let (kind, tenant_hint) = match event.event_type.as_str() {
         "checkout.session.completed" => checkout_completed(decode(object, "checkout session")?),
         "customer.subscription.created" => {
@@ -93,11 +94,15 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         }
         "customer.subscription.deleted" => subscription(object, catalog, None)?,
         "invoice.paid" => {
-            let (details, hint) = invoice(decode(object, "invoice")?);
+            let object: InvoiceObject = decode(object, "invoice")?;
+            payment = payments::paid(&object, event.created);
+            let (details, hint) = invoice(object);
             (EventKind::InvoicePaid(details), hint)
         }
         "invoice.payment_failed" => {
-            let (details, hint) = invoice(decode(object, "invoice")?);
+            let object: InvoiceObject = decode(object, "invoice")?;
+            payment = Some(payments::failed(&object, event.created));
+            let (details, hint) = invoice(object);
             (EventKind::InvoicePaymentFailed(details), hint)
         }
         "payment_method.attached" => {
@@ -116,7 +121,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
         event_type: event.event_type,
         occurred_at: UnixTime(event.created),
         tenant_hint,
-        payment: None,
+        payment,
         kind,
     })
 }
@@ -265,8 +270,6 @@ fn tenant(raw: &str) -> Option<TenantId> {
 
 // ---------- Stripe's wire shapes (only the fields we read) ----------
 
-type Metadata = BTreeMap<String, String>;
-
 #[derive(Deserialize)]
 struct Event {
     id: String,
@@ -318,40 +321,6 @@ struct SubscriptionItem {
     quantity: Option<u64>,
     current_period_start: Option<i64>,
     current_period_end: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct InvoiceObject {
-    id: String,
-    customer: Option<ExpandableId>,
-    created: i64,
-    currency: String,
-    amount_due: i64,
-    amount_paid: i64,
-    #[serde(default)]
-    attempt_count: u32,
-    /// Before basil.
-    subscription: Option<ExpandableId>,
-    /// Before basil.
-    subscription_details: Option<SubscriptionDetails>,
-    /// From basil on.
-    parent: Option<InvoiceParent>,
-}
-
-#[derive(Deserialize)]
-struct SubscriptionDetails {
-    metadata: Option<Metadata>,
-}
-
-#[derive(Deserialize)]
-struct InvoiceParent {
-    subscription_details: Option<ParentSubscriptionDetails>,
-}
-
-#[derive(Deserialize)]
-struct ParentSubscriptionDetails {
-    subscription: Option<ExpandableId>,
-    metadata: Option<Metadata>,
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ pub mod api;
 mod cards;
 mod changes;
 pub mod events;
+mod payments;
 pub mod signature;
 mod wire;
 

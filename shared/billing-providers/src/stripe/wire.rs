@@ -1,10 +1,15 @@
 //! The parts of Stripe's API objects the gateway reads (as of the pinned
 //! `Stripe-Version`, 2025-07-30.basil): created objects, Checkout and
 //! portal sessions, subscriptions with their items, subscription schedules,
-//! preview invoices, customers and card payment methods. Unknown fields are
-//! ignored; what we act on is required.
+//! preview invoices, customers and card payment methods, and the invoices
+//! webhook events carry. Unknown fields are ignored; what we act on is
+//! required.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// An object's free-form metadata.
+pub(crate) type Metadata = BTreeMap<String, String>;
 
 /// A reference Stripe sends as an id, or as the whole object when the
 /// request asked for it to be expanded.
@@ -107,8 +112,13 @@ pub(crate) struct Tax {
 pub(crate) struct InvoiceLine {
     pub description: Option<String>,
     pub amount: i64,
+    #[serde(default)]
+    pub quantity: Option<u32>,
     pub period: LinePeriod,
     pub parent: Option<LineParent>,
+    /// Before basil, prorations were flagged on the line itself.
+    #[serde(default)]
+    pub proration: bool,
 }
 
 #[derive(Deserialize)]
@@ -131,10 +141,12 @@ pub(crate) struct SubscriptionItemDetails {
 impl InvoiceLine {
     /// Basil marks prorations on the line's parent.
     pub(crate) fn is_proration(&self) -> bool {
-        self.parent
-            .as_ref()
-            .and_then(|p| p.subscription_item_details.as_ref())
-            .is_some_and(|d| d.proration)
+        self.proration
+            || self
+                .parent
+                .as_ref()
+                .and_then(|p| p.subscription_item_details.as_ref())
+                .is_some_and(|d| d.proration)
     }
 }
 
@@ -163,4 +175,49 @@ pub(crate) struct Card {
     pub last4: Option<String>,
     pub exp_month: Option<u8>,
     pub exp_year: Option<u16>,
+}
+
+/// An invoice as `invoice.*` events carry it, in either API-version shape.
+#[derive(Deserialize)]
+pub(crate) struct InvoiceObject {
+    pub id: String,
+    pub customer: Option<ExpandableId>,
+    pub created: i64,
+    pub currency: String,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    #[serde(default)]
+    pub attempt_count: u32,
+    /// Before basil.
+    pub subscription: Option<ExpandableId>,
+    /// Before basil.
+    pub subscription_details: Option<InvoiceSubscriptionDetails>,
+    /// From basil on.
+    pub parent: Option<InvoiceParent>,
+    /// Stripe Tax's figures (basil); empty or absent when Stripe computed none.
+    #[serde(default)]
+    pub total_taxes: Option<Vec<Tax>>,
+    pub status_transitions: Option<StatusTransitions>,
+    pub lines: Option<List<InvoiceLine>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InvoiceSubscriptionDetails {
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InvoiceParent {
+    pub subscription_details: Option<ParentSubscriptionDetails>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ParentSubscriptionDetails {
+    pub subscription: Option<ExpandableId>,
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StatusTransitions {
+    pub paid_at: Option<i64>,
 }

@@ -355,3 +355,26 @@ async fn paused_status_is_a_pause() {
     assert_eq!(change, SnapshotChange::Paused);
     assert_eq!(snapshot.status, SubscriptionStatus::Paused);
 }
+
+#[tokio::test]
+async fn charges_report_their_payments_and_the_authorization_does_not() {
+    use billing_domain::ledger::PaymentStatus;
+    let success = normalize(fixture!("v2025_subscription_payment_success"))
+        .await
+        .payment
+        .expect("the charge");
+    assert_eq!(success.status, PaymentStatus::Success);
+    assert!(success.amount.amount_minor > 0);
+    let failed = normalize(fixture!("v2025_subscription_payment_failed"))
+        .await
+        .payment
+        .expect("the failed charge");
+    assert_eq!(failed.status, PaymentStatus::Failed);
+    assert_ne!(failed.payment_id, success.payment_id);
+    assert_eq!(
+        normalize(fixture!("v2025_subscription_auth_status"))
+            .await
+            .payment,
+        None
+    );
+}

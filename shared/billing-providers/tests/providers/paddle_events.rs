@@ -603,3 +603,61 @@ async fn a_wider_window_can_be_configured() {
         .await
         .is_ok());
 }
+
+// ---------- Payments ----------
+
+#[test]
+fn a_completed_transaction_reports_its_captured_payment_with_paddles_tax() {
+    for name in [
+        "03_transaction_completed_checkout",
+        "07_transaction_completed_renewal",
+    ] {
+        let payment = parse_fixture(name)
+            .payment
+            .unwrap_or_else(|| panic!("{name}: a payment"));
+        assert_eq!(
+            payment.status,
+            billing_domain::ledger::PaymentStatus::Success,
+            "{name}"
+        );
+        assert_eq!(payment.amount, Money::new(2069, "usd"), "{name}");
+        assert_eq!(
+            payment.tax_minor,
+            Some(169),
+            "{name}: Paddle, the merchant of record, taxed it"
+        );
+        assert!(payment.payment_id.starts_with("txn_"), "{name}");
+        let card = payment.method.expect("the captured attempt's card");
+        assert_eq!(
+            (card.brand.as_deref(), card.last4.as_deref()),
+            (Some("visa"), Some("4242"))
+        );
+        assert_eq!(payment.lines.len(), 1);
+        assert_eq!(payment.lines[0].description, "Pro");
+        assert_eq!(payment.lines[0].amount_minor, 1900);
+    }
+    let renewal = parse_fixture("07_transaction_completed_renewal")
+        .payment
+        .unwrap();
+    assert_eq!(
+        renewal.at.seconds(),
+        unix_seconds("2025-11-04T10:15:19Z").unwrap(),
+        "captured_at"
+    );
+    // `transaction.paid` comes first and reports nothing: one log entry per transaction.
+    assert_eq!(parse_fixture("04_transaction_paid_renewal").payment, None);
+}
+
+#[test]
+fn a_failed_payment_reports_the_attempt_and_its_error_code() {
+    let payment = parse_fixture("05_transaction_payment_failed_renewal")
+        .payment
+        .expect("a payment");
+    assert_eq!(payment.payment_id, "8f72cfa6-26b4-4a57-91dc-8f2708f7822d");
+    assert_eq!(
+        payment.status,
+        billing_domain::ledger::PaymentStatus::Failed
+    );
+    assert_eq!(payment.failure_code.as_deref(), Some("declined"));
+    assert_eq!(payment.amount, Money::new(2069, "usd"));
+}

@@ -596,3 +596,23 @@ async fn a_verify_call_slower_than_the_clients_timeout_is_retryable() {
         "{result:?}"
     );
 }
+
+#[test]
+fn a_completed_sale_and_a_failed_charge_report_their_payments() {
+    use billing_domain::ledger::{MethodKind, PaymentStatus};
+    let sale = parse(SALE).payment.expect("the sale");
+    assert_eq!(sale.payment_id, "44P499886K055384U");
+    assert_eq!(sale.status, PaymentStatus::Success);
+    assert_eq!(sale.amount, billing_domain::Money::new(1900, "usd"));
+    assert_eq!(sale.method.map(|m| m.kind), Some(MethodKind::Wallet));
+
+    let failed = parse(PAYMENT_FAILED).payment.expect("the failed charge");
+    assert_eq!(
+        failed.payment_id, "WH-4BU63595D31327322-21K01615R3180783P",
+        "the event stands for it"
+    );
+    assert_eq!(failed.status, PaymentStatus::Failed);
+    assert_eq!(failed.failure_code.as_deref(), Some("PAYMENT_DENIED"));
+    assert_eq!(failed.amount, billing_domain::Money::new(1900, "usd"));
+    assert_eq!(parse(CREATED).payment, None);
+}

@@ -3,10 +3,11 @@
 //! to, where the tenant and the dedupe key come from, and what is refused.
 
 use crate::catalog;
+use billing_domain::ledger::{MethodKind, PaymentStatus};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
 use billing_domain::{
-    apply_event, EventKind, PlanCode, Provider, ProviderEvent, SnapshotChange, Subscription,
+    apply_event, EventKind, Money, PlanCode, Provider, ProviderEvent, SnapshotChange, Subscription,
     SubscriptionSnapshot, SubscriptionStatus, TenantId, Transition, UnixTime,
 };
 use billing_providers::razorpay::{self, RazorpayWebhooks};
@@ -158,12 +159,43 @@ async fn updated_subscription_carries_its_new_plan_and_quantity() {
 }
 
 #[tokio::test]
-async fn payment_events_are_acknowledged_as_unknown() {
+async fn a_failed_payment_is_reported_for_the_log_and_routed_by_its_customer() {
     let event = normalize(PAYMENT_FAILED).await;
-    assert_eq!(event.kind, EventKind::Unknown);
+    assert_eq!(
+        event.kind,
+        EventKind::PaymentReported {
+            customer_id: Some("cust_IilSzuBJCNvrsu".into()),
+            subscription_id: None,
+        }
+    );
     assert_eq!(event.event_type, "payment.failed");
     assert_eq!(event.tenant_hint, None);
     assert_eq!(event.occurred_at, UnixTime(1_761_955_262));
+    let payment = event.payment.expect("the failed attempt");
+    assert_eq!(payment.payment_id, "pay_IjqLmNf41rT7Yw");
+    assert_eq!(payment.status, PaymentStatus::Failed);
+    assert_eq!(payment.amount, Money::new(159_900, "inr"));
+    assert_eq!(payment.failure_code.as_deref(), Some("payment_failed"));
+    assert_eq!(payment.method.map(|m| m.kind), Some(MethodKind::Card));
+    assert_eq!(payment.at, UnixTime(1_761_955_260));
+}
+
+#[tokio::test]
+async fn a_charged_subscription_reports_the_captured_payment_for_the_cycle() {
+    let event = normalize(CHARGED).await;
+    let payment = event.payment.clone().expect("the cycle's payment");
+    let (snapshot, _) = snapshot_of(&event);
+    assert_eq!(payment.payment_id, "pay_IilTQTf37sXXNX");
+    assert_eq!(payment.status, PaymentStatus::Success);
+    assert_eq!(payment.amount, Money::new(159_900, "inr"));
+    assert_eq!(payment.source_id.as_deref(), Some("inv_IilT1w4sLgP3s2"));
+    // The payment's `tax` is GST on Razorpay's fee, not the customer's tax.
+    assert_eq!(payment.tax_minor, None);
+    assert_eq!(payment.period_end, snapshot.current_period_end);
+    assert_eq!(payment.seats, Some(snapshot.seats));
+    assert_eq!(payment.at, UnixTime(1_759_276_866));
+    // Other subscription events report no payment.
+    assert_eq!(normalize(PENDING).await.payment, None);
 }
 
 #[tokio::test]

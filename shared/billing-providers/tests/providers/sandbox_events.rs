@@ -11,8 +11,8 @@ use billing_domain::{
     Subscription, SubscriptionStatus, TenantId, Transition, UnixTime,
 };
 use billing_providers::sandbox::wire::{
-    CheckoutSessionObject, InvoiceObject, PaymentMethodObject, SandboxEvent, SandboxEventType,
-    ScheduledChangeObject, SubscriptionObject,
+    CheckoutSessionObject, InvoiceCard, InvoiceObject, PaymentMethodObject, SandboxEvent,
+    SandboxEventType, ScheduledChangeObject, SubscriptionObject,
 };
 use billing_providers::sandbox::SandboxWebhooks;
 use billing_providers::standard_webhooks::sign;
@@ -142,6 +142,16 @@ fn invoice(
             amount_paid: if paid { 1900 } else { 0 },
             currency: "usd".into(),
             attempt_count: 1,
+            plan_code: Some("pro".into()),
+            quantity: Some(2),
+            period_start: Some(at),
+            period_end: Some(at + 30 * 86_400),
+            proration: false,
+            card: Some(InvoiceCard {
+                brand: "visa".into(),
+                last4: "4242".into(),
+            }),
+            failure_code: (!paid).then(|| "card_declined".into()),
         },
     )
 }
@@ -358,6 +368,49 @@ fn invoice_amounts_are_minor_units() {
     assert_eq!(details.amount_paid, Money::new(1900, "usd"));
     assert_eq!(details.subscription_id.as_deref(), Some("sub_1"));
     assert_eq!(details.created, UnixTime(T0));
+}
+
+#[test]
+fn invoices_report_the_card_plan_and_seats_or_the_decline() {
+    use billing_domain::ledger::PaymentStatus;
+    let paid = send(&invoice(
+        "evt_paid",
+        SandboxEventType::InvoicePaid,
+        T0,
+        "in_1",
+        true,
+    ))
+    .payment
+    .expect("a payment");
+    assert_eq!(
+        (paid.payment_id.as_str(), paid.status),
+        ("in_1", PaymentStatus::Success)
+    );
+    assert_eq!(paid.amount, Money::new(1900, "usd"));
+    let card = paid.method.expect("the card");
+    assert_eq!(
+        (card.brand.as_deref(), card.last4.as_deref()),
+        (Some("visa"), Some("4242"))
+    );
+    assert_eq!(
+        (paid.plan.as_ref().map(|p| p.as_str()), paid.seats),
+        (Some("pro"), Some(2))
+    );
+    assert_eq!(paid.lines[0].description, "pro × 2");
+    let failed = send(&invoice(
+        "evt_failed",
+        SandboxEventType::InvoicePaymentFailed,
+        T0,
+        "in_2",
+        false,
+    ))
+    .payment
+    .expect("a failed attempt");
+    assert_eq!(
+        (failed.payment_id.as_str(), failed.status),
+        ("in_2#1", PaymentStatus::Failed)
+    );
+    assert_eq!(failed.failure_code.as_deref(), Some("card_declined"));
 }
 
 // ---------- A whole lifecycle ----------

@@ -2,6 +2,7 @@
 //! like Stripe's, one per event type we act on, both API-version shapes, and
 //! the failure cases a receiver must refuse.
 
+use billing_domain::ledger::PaymentStatus;
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::{ProviderCredentials, WebhookSecret};
 use billing_domain::{
@@ -231,6 +232,60 @@ fn invoice_payment_failed_basil_shape_reads_parent_subscription_details() {
     );
     assert_eq!(invoice.amount_paid, Money::new(0, "inr"));
     assert_eq!(invoice.attempt_count, 2);
+}
+
+#[test]
+fn a_paid_invoice_reports_its_payment_with_stripe_taxes_lines_and_paid_time() {
+    // Legacy shape: no taxes, lines or transitions; the event's time stands in.
+    let legacy = receive_fixture("invoice_paid").payment.expect("a payment");
+    assert_eq!(legacy.payment_id, "in_1QsecondInvoice01");
+    assert_eq!(legacy.status, PaymentStatus::Success);
+    assert_eq!(legacy.amount, Money::new(1900, "usd"));
+    assert_eq!(
+        (legacy.tax_minor, legacy.at),
+        (None, UnixTime(1_736_899_205))
+    );
+
+    let body = edited("invoice_paid", |v| {
+        let invoice = &mut v["data"]["object"];
+        invoice["amount_paid"] = serde_json::json!(2242);
+        invoice["total_taxes"] = serde_json::json!([{"amount": 342, "tax_behavior": "exclusive"}]);
+        invoice["status_transitions"] = serde_json::json!({"paid_at": 1_736_899_203});
+        invoice["lines"] = serde_json::json!({"object": "list", "data": [
+            {"description": "Remaining time on Team after 15 Jan", "amount": 2900, "quantity": 1,
+             "period": {"start": 1_736_899_200, "end": 1_738_368_000},
+             "parent": {"subscription_item_details": {"proration": true}}},
+            {"description": "Unused time on Pro after 15 Jan", "amount": -1000, "quantity": 1,
+             "period": {"start": 1_736_899_200, "end": 1_738_368_000},
+             "parent": {"subscription_item_details": {"proration": true}}}
+        ]});
+    });
+    let payment = receive(&body).unwrap().payment.expect("a payment");
+    assert_eq!(payment.tax_minor, Some(342));
+    assert_eq!(
+        payment.at,
+        UnixTime(1_736_899_203),
+        "paid_at, the same in every delivery"
+    );
+    assert_eq!(payment.lines.len(), 2);
+    assert!(payment.lines.iter().all(|l| l.proration));
+    assert_eq!(payment.period_end, Some(UnixTime(1_738_368_000)));
+
+    // A trial's zero invoice collected nothing: no payment.
+    let zero = edited("invoice_paid", |v| {
+        v["data"]["object"]["amount_paid"] = serde_json::json!(0)
+    });
+    assert_eq!(receive(&zero).unwrap().payment, None);
+}
+
+#[test]
+fn a_failed_invoice_reports_the_attempt_by_its_number() {
+    let payment = receive_fixture("invoice_payment_failed")
+        .payment
+        .expect("a payment");
+    assert_eq!(payment.payment_id, "in_1QthirdInvoice01#2");
+    assert_eq!(payment.status, PaymentStatus::Failed);
+    assert_eq!(payment.amount, Money::new(399_900, "inr"));
 }
 
 #[test]
