@@ -1,11 +1,16 @@
 //! get-status: `GET /billing/status` (the caller's tenant's subscription and
-//! access, read from the store only, never from the provider) and
-//! `GET /billing/plans` (the public, active catalog for a pricing page).
+//! access, read from the store only, never from the provider),
+//! `GET /billing/plans` (the public, active catalog for a pricing page), and
+//! the ledger's reads: invoices (list, breakdown, PDF) and payments
+//! (`ledger.rs`, `pdf.rs`). Everything here only reads the table.
 
-use billing_domain::ports::SubscriptionReader;
+pub mod ledger;
+pub mod pdf;
+
+use billing_domain::ports::{LedgerReader, SubscriptionReader};
 use billing_domain::{
     access_level, AccessLevel, Catalog, Entitlements, GracePolicy, Subscription,
-    SubscriptionStatus, UnixTime,
+    SubscriptionStatus, TenantId, UnixTime,
 };
 use billing_lambda::bodies::PendingChangeBody;
 use billing_lambda::clock::rfc3339;
@@ -22,7 +27,7 @@ pub struct StatusApi<R> {
     tenant_claim: String,
 }
 
-impl<R: SubscriptionReader> StatusApi<R> {
+impl<R: SubscriptionReader + LedgerReader> StatusApi<R> {
     pub fn new(store: R, catalog: Catalog, grace: GracePolicy, tenant_claim: String) -> Self {
         Self {
             store,
@@ -49,12 +54,7 @@ impl<R: SubscriptionReader> StatusApi<R> {
     }
 
     pub async fn handle(&self, request: Request, now: UnixTime) -> Response<Body> {
-        let path = request.raw_http_path().trim_end_matches('/').to_owned();
-        let route = if path.ends_with("/billing/status") {
-            Route::Status
-        } else if path.ends_with("/billing/plans") {
-            Route::Plans
-        } else {
+        let Some(route) = Route::of(&request) else {
             return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
                 .into_response();
         };
@@ -66,18 +66,40 @@ impl<R: SubscriptionReader> StatusApi<R> {
             )
             .into_response();
         }
-        match route {
-            Route::Plans => json_response(StatusCode::OK, &self.plans()),
-            Route::Status => match self.status(&request, now).await {
-                Ok(body) => json_response(StatusCode::OK, &body),
-                Err(e) => e.into_response(),
-            },
+        if route == Route::Plans {
+            return json_response(StatusCode::OK, &self.plans());
         }
+        let tenant = match request::tenant(&request, &self.tenant_claim) {
+            Ok(tenant) => tenant,
+            Err(e) => return e.into_response(),
+        };
+        let answer = match route {
+            Route::Plans => unreachable!("answered above"),
+            Route::Status => self
+                .status(&tenant, now)
+                .await
+                .map(|body| json_response(StatusCode::OK, &body)),
+            Route::Invoices => ledger::list_invoices(&self.store, &tenant, &request)
+                .await
+                .map(|body| json_response(StatusCode::OK, &body)),
+            Route::Invoice => ledger::invoice(&self.store, &tenant, &request)
+                .await
+                .map(|invoice| json_response(StatusCode::OK, &ledger::InvoiceBody::from(&invoice))),
+            Route::InvoicePdf => ledger::invoice(&self.store, &tenant, &request)
+                .await
+                .map(|invoice| {
+                    tracing::info!(tenant = %tenant, invoice = %invoice.number, "invoice PDF rendered");
+                    ledger::pdf_response(&invoice)
+                }),
+            Route::Payments => ledger::list_payments(&self.store, &tenant, &request)
+                .await
+                .map(|body| json_response(StatusCode::OK, &body)),
+        };
+        answer.unwrap_or_else(ApiError::into_response)
     }
 
-    async fn status(&self, request: &Request, now: UnixTime) -> Result<StatusBody, ApiError> {
-        let tenant = request::tenant(request, &self.tenant_claim)?;
-        let stored = self.store.get_subscription(&tenant).await.map_err(|e| {
+    async fn status(&self, tenant: &TenantId, now: UnixTime) -> Result<StatusBody, ApiError> {
+        let stored = self.store.get_subscription(tenant).await.map_err(|e| {
             tracing::error!(tenant = %tenant, error = %e, retryable = e.is_retryable(), "reading subscription failed");
             if e.is_retryable() {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "billing status is temporarily unavailable; retry")
@@ -182,9 +204,44 @@ impl<R: SubscriptionReader> StatusApi<R> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Status,
     Plans,
+    Invoices,
+    Invoice,
+    InvoicePdf,
+    Payments,
+}
+
+impl Route {
+    /// API Gateway's route key, or the path when a caller sends none.
+    fn of(request: &Request) -> Option<Route> {
+        if let Some(key) = request::route_key(request) {
+            let path = key.split_once(' ').map_or(key, |(_, path)| path);
+            return Some(match path {
+                "/billing/status" => Route::Status,
+                "/billing/plans" => Route::Plans,
+                "/billing/invoices" => Route::Invoices,
+                "/billing/invoices/{id}" => Route::Invoice,
+                "/billing/invoices/{id}/pdf" => Route::InvoicePdf,
+                "/billing/payments" => Route::Payments,
+                _ => return None,
+            });
+        }
+        let path = request.raw_http_path().trim_end_matches('/').to_owned();
+        if path.ends_with("/billing/status") {
+            Some(Route::Status)
+        } else if path.ends_with("/billing/plans") {
+            Some(Route::Plans)
+        } else if path.ends_with("/billing/invoices") {
+            Some(Route::Invoices)
+        } else if path.ends_with("/billing/payments") {
+            Some(Route::Payments)
+        } else {
+            None
+        }
+    }
 }
 
 /// The `GET /billing/status` body.

@@ -3,7 +3,11 @@
 //! and every failure path.
 
 use async_trait::async_trait;
-use billing_domain::ports::{EventLedger, StoreError, StoredSubscription, SubscriptionReader};
+use billing_domain::ledger::{Invoice, PaymentRecord};
+use billing_domain::ports::{
+    EventLedger, LedgerReader, Page, PageRequest, StoreError, StoredSubscription,
+    SubscriptionReader,
+};
 use billing_domain::processing::{process_envelope, ProcessingPolicy};
 use billing_domain::*;
 use billing_testkit::memory::MemoryStore;
@@ -37,11 +41,15 @@ fn with_claims(claims: Option<Value>) -> Request {
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
 
-fn api<R: SubscriptionReader>(store: R) -> StatusApi<R> {
+fn api<R: SubscriptionReader + LedgerReader>(store: R) -> StatusApi<R> {
     StatusApi::from_env(&billing_lambda::Env::from_pairs([]), store).unwrap()
 }
 
-async fn call<R: SubscriptionReader>(api: &StatusApi<R>, req: Request, now: i64) -> (u16, Value) {
+async fn call<R: SubscriptionReader + LedgerReader>(
+    api: &StatusApi<R>,
+    req: Request,
+    now: i64,
+) -> (u16, Value) {
     let response = api.handle(req, UnixTime(now)).await;
     let Body::Text(text) = response.body() else {
         panic!("JSON text body")
@@ -190,6 +198,29 @@ impl SubscriptionReader for FailingStore {
     }
 }
 
+#[async_trait]
+impl LedgerReader for FailingStore {
+    async fn list_invoices(
+        &self,
+        _: &TenantId,
+        _: &PageRequest,
+    ) -> Result<Page<Invoice>, StoreError> {
+        Err(self.0.clone())
+    }
+
+    async fn get_invoice(&self, _: &TenantId, _: &str) -> Result<Option<Invoice>, StoreError> {
+        Err(self.0.clone())
+    }
+
+    async fn list_payments(
+        &self,
+        _: &TenantId,
+        _: &PageRequest,
+    ) -> Result<Page<PaymentRecord>, StoreError> {
+        Err(self.0.clone())
+    }
+}
+
 #[tokio::test]
 async fn store_failures_are_503_when_retryable_and_500_otherwise() {
     let api = api(FailingStore(StoreError::Transient("throttled".into())));
@@ -223,6 +254,8 @@ async fn unknown_routes_and_methods_are_rejected() {
     .await;
     assert_eq!(status, 405);
     event["rawPath"] = "/billing/nope".into();
+    event["routeKey"] = "GET /billing/nope".into();
+    event["requestContext"]["routeKey"] = "GET /billing/nope".into();
     let (status, _) = call(
         &api,
         lambda_http::request::from_str(&event.to_string()).unwrap(),

@@ -16,7 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use billing_domain::ports::{
-    CustomerRegistry, EventLedger, EventQueue, IdempotencyStore, IntentRecorder, SecretSource,
+    CustomerRegistry, EventLedger, EventQueue, IdempotencyStore, IntentRecorder, LedgerReader,
+    SecretSource,
 };
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
@@ -32,9 +33,12 @@ use webhook_process::EventProcessor;
 use webhook_receive::WebhookReceiver;
 
 /// Everything the handlers need from storage.
-pub trait BillingStore: EventLedger + CustomerRegistry + IdempotencyStore + IntentRecorder {}
-impl<T: EventLedger + CustomerRegistry + IdempotencyStore + IntentRecorder + ?Sized> BillingStore
-    for T
+pub trait BillingStore:
+    EventLedger + CustomerRegistry + IdempotencyStore + IntentRecorder + LedgerReader
+{
+}
+impl<T> BillingStore for T where
+    T: EventLedger + CustomerRegistry + IdempotencyStore + IntentRecorder + LedgerReader + ?Sized
 {
 }
 

@@ -163,7 +163,7 @@ pub fn draft_invoice(
         period_start: facts.period_start,
         period_end: facts.period_end,
         currency: facts.amount.currency.clone(),
-        lines: charge_lines(facts, tax.subtotal_minor),
+        lines: charge_lines(facts, tax.subtotal_minor, facts.amount.amount_minor),
         subtotal_minor: tax.subtotal_minor,
         tax_lines: tax.lines,
         tax_minor: tax.tax_minor,
@@ -180,9 +180,11 @@ pub fn draft_invoice(
     Ok(InvoiceDraft { series, document })
 }
 
-/// The provider's lines when they add up to the net amount; otherwise the
-/// difference as its own line, so that the invoice always adds up.
-fn charge_lines(facts: &PaymentFacts, subtotal: i64) -> Vec<ChargeLine> {
+/// The provider's lines when they add up to the net amount; lines that add
+/// up to the amount collected, tax included (a tax-inclusive price), each
+/// net of its share of the tax; otherwise the difference as its own line.
+/// Either way the lines add up to the net amount.
+fn charge_lines(facts: &PaymentFacts, subtotal: i64, gross: i64) -> Vec<ChargeLine> {
     let mut lines = facts.lines.clone();
     if lines.is_empty() {
         let description = match &facts.plan {
@@ -200,6 +202,23 @@ fn charge_lines(facts: &PaymentFacts, subtotal: i64) -> Vec<ChargeLine> {
         return lines;
     }
     let listed: i64 = lines.iter().map(|l| l.amount_minor).sum();
+    if listed == gross && gross != subtotal && gross != 0 {
+        // Each line's net share, half-up; the last takes what rounding left.
+        let mut left = subtotal;
+        let count = lines.len();
+        for (i, line) in lines.iter_mut().enumerate() {
+            let net = if i + 1 == count {
+                left
+            } else {
+                let exact = i128::from(line.amount_minor) * i128::from(subtotal);
+                let g = i128::from(gross);
+                ((2 * exact + g.signum() * g) / (2 * g)) as i64
+            };
+            line.amount_minor = net;
+            left -= net;
+        }
+        return lines;
+    }
     if listed != subtotal {
         lines.push(ChargeLine {
             description: ADJUSTMENT_LINE.to_owned(),
@@ -320,5 +339,30 @@ mod tests {
 
     fn draft_with(lines: Vec<ChargeLine>) -> InvoiceDraft {
         draft(lines)
+    }
+
+    proptest::proptest! {
+        /// Whatever lines a provider lists (net, gross or neither), the
+        /// invoice's lines add up to its net amount.
+        #[test]
+        fn lines_always_add_up_to_the_net_amount(
+            amounts in proptest::collection::vec(-50_000i64..200_000, 0..5),
+            gross in 0i64..1_000_000,
+            tax_share in 0i64..=30,
+            gross_lines in proptest::bool::ANY,
+        ) {
+            let tax = gross * tax_share / 100;
+            let mut lines: Vec<ChargeLine> = amounts.iter().map(|a| line("x", *a)).collect();
+            if gross_lines && !lines.is_empty() {
+                let listed: i64 = lines.iter().map(|l| l.amount_minor).sum();
+                lines[0].amount_minor += gross - listed;
+            }
+            let mut facts = facts(lines);
+            facts.amount = Money::new(gross, "inr");
+            facts.tax_minor = Some(tax);
+            let subtotal = gross - tax;
+            let issued = charge_lines(&facts, subtotal, gross);
+            proptest::prop_assert_eq!(issued.iter().map(|l| l.amount_minor).sum::<i64>(), subtotal);
+        }
     }
 }
