@@ -4,7 +4,7 @@
 //! same order).
 
 use crate::SessionApi;
-use billing_domain::ports::{CustomerRegistry, IdempotencyStore, IntentRecorder};
+use billing_domain::ports::{CustomerRegistry, IdempotencyStore, IntentRecorder, ProfileStore};
 use billing_domain::secrets::ProviderSecrets;
 use billing_domain::Provider;
 use billing_lambda::{Env, InitError};
@@ -20,7 +20,7 @@ const PROVIDER_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 /// first. Reads `DEFAULT_PROVIDER` (stripe), `STRIPE_API_BASE`,
 /// `SANDBOX_API_BASE` (the test provider, only where set) and what
 /// [`SessionApi::from_env`] reads.
-pub fn build<S: CustomerRegistry + IntentRecorder + IdempotencyStore>(
+pub fn build<S: CustomerRegistry + IntentRecorder + IdempotencyStore + ProfileStore>(
     env: &Env,
     store: S,
     secrets: &ProviderSecrets,

@@ -6,7 +6,9 @@
 //! - `POST /billing/subscription/{preview,change,cancel,resume}`: plan and
 //!   seat changes with their preview, cancelling and resuming;
 //! - `GET /billing/payment-methods`, `POST .../setup`, `.../{id}/default`,
-//!   `DELETE .../{id}`: the tenant's payment methods.
+//!   `DELETE .../{id}`: the tenant's payment methods;
+//! - `GET`, `PUT /billing/profile`: the tenant's billing profile, copied
+//!   onto its provider customer.
 //!
 //! The tenant and role come from the verified JWT claims; every redirect
 //! URL must be on the allowed origins; mutating routes run once per
@@ -16,11 +18,14 @@ mod checkout;
 mod compose;
 mod errors;
 mod payment_methods;
+mod profile;
 mod redirects;
 mod routes;
 mod subscription;
 
-use billing_domain::ports::{BillingGateway, CustomerRegistry, IdempotencyStore, IntentRecorder};
+use billing_domain::ports::{
+    BillingGateway, CustomerRegistry, IdempotencyStore, IntentRecorder, ProfileStore,
+};
 use billing_domain::{Catalog, TenantId, UnixTime};
 use billing_lambda::{idempotency, json_response, request, ApiError, ConfigError, Env};
 pub use checkout::{PortalResponse, SessionResponse};
@@ -29,6 +34,7 @@ use errors::refused;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 pub use payment_methods::{PaymentMethodBody, PaymentMethodsResponse};
+pub use profile::ProfileBody;
 pub use redirects::AllowedOrigins;
 use routes::Route;
 
@@ -42,7 +48,7 @@ pub struct SessionApi<S> {
     role_claim: String,
 }
 
-impl<S: CustomerRegistry + IntentRecorder + IdempotencyStore> SessionApi<S> {
+impl<S: CustomerRegistry + IntentRecorder + IdempotencyStore + ProfileStore> SessionApi<S> {
     /// `gateways` must not be empty; the first is the default provider.
     pub fn new(
         store: S,
@@ -196,6 +202,14 @@ impl<S: CustomerRegistry + IntentRecorder + IdempotencyStore> SessionApi<S> {
                 .map(|b| json_response(OK, &b)),
             Route::RemovePaymentMethod => self
                 .remove_payment_method(request, tenant, request_id)
+                .await
+                .map(|b| json_response(OK, &b)),
+            Route::GetProfile => self
+                .get_profile(tenant)
+                .await
+                .map(|b| json_response(OK, &b)),
+            Route::PutProfile => self
+                .put_profile(request, tenant, now)
                 .await
                 .map(|b| json_response(OK, &b)),
         };

@@ -16,10 +16,12 @@ pub(crate) enum Route {
     SetupPaymentMethod,
     DefaultPaymentMethod,
     RemovePaymentMethod,
+    GetProfile,
+    PutProfile,
 }
 
 impl Route {
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 12] = [
         Route::Checkout,
         Route::Portal,
         Route::Preview,
@@ -30,6 +32,8 @@ impl Route {
         Route::SetupPaymentMethod,
         Route::DefaultPaymentMethod,
         Route::RemovePaymentMethod,
+        Route::GetProfile,
+        Route::PutProfile,
     ];
 
     /// API Gateway's route key, exactly as `template.yaml` declares it.
@@ -45,6 +49,8 @@ impl Route {
             Route::SetupPaymentMethod => "POST /billing/payment-methods/setup",
             Route::DefaultPaymentMethod => "POST /billing/payment-methods/{id}/default",
             Route::RemovePaymentMethod => "DELETE /billing/payment-methods/{id}",
+            Route::GetProfile => "GET /billing/profile",
+            Route::PutProfile => "PUT /billing/profile",
         }
     }
 
@@ -56,7 +62,7 @@ impl Route {
     /// which the cancel handler checks once it has read the body.
     pub fn action(self) -> Action {
         match self {
-            Route::Preview | Route::ListPaymentMethods => Action::Read,
+            Route::Preview | Route::ListPaymentMethods | Route::GetProfile => Action::Read,
             _ => Action::Manage,
         }
     }
@@ -81,6 +87,9 @@ mod tests {
             .into_iter()
             .filter(|r| !r.is_mutating())
             .collect();
-        assert_eq!(reads, [Route::Preview, Route::ListPaymentMethods]);
+        assert_eq!(
+            reads,
+            [Route::Preview, Route::ListPaymentMethods, Route::GetProfile]
+        );
     }
 }

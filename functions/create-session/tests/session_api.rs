@@ -133,7 +133,7 @@ async fn call(api: &SessionApi<MemoryStore>, req: Request) -> (u16, Value) {
 /// Status, JSON body and whether the answer is a stored replay.
 async fn call_at<S>(api: &SessionApi<S>, req: Request, now: UnixTime) -> (u16, Value, bool)
 where
-    S: CustomerRegistry + IntentRecorder + IdempotencyStore,
+    S: CustomerRegistry + IntentRecorder + IdempotencyStore + ProfileStore,
 {
     let response = api.handle(req, now).await;
     let replayed = response.headers().get("idempotent-replayed").is_some();
@@ -843,6 +843,24 @@ async fn a_rerun_under_one_idempotency_key_sends_the_provider_the_same_key() {
 struct IdempotencyDown {
     store: MemoryStore,
     fail_begin: bool,
+}
+
+#[async_trait]
+impl ProfileStore for IdempotencyDown {
+    async fn get_profile(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<ledger::BillingProfile>, StoreError> {
+        self.store.get_profile(tenant).await
+    }
+
+    async fn put_profile(
+        &self,
+        tenant: &TenantId,
+        profile: &ledger::BillingProfile,
+    ) -> Result<(), StoreError> {
+        self.store.put_profile(tenant, profile).await
+    }
 }
 
 #[async_trait]

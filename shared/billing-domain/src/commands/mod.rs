@@ -13,6 +13,7 @@ mod change_tests;
 mod checkout;
 mod payment_methods;
 mod portal;
+mod profile;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +26,7 @@ pub use payment_methods::{
     list_payment_methods, remove_payment_method, set_default_payment_method, setup_payment_method,
 };
 pub use portal::open_portal;
+pub use profile::{save_profile, ProfileRefusal, ProfileSaved, ProviderSync};
 
 use crate::ids::Provider;
 use crate::ports::{BillingGateway, ProviderError, StoreError};

@@ -6,6 +6,7 @@
 use crate::catalog::Interval;
 use crate::ids::{Provider, TenantId, UnixTime};
 use crate::intent::ChangeTiming;
+use crate::ledger::BillingProfile;
 use async_trait::async_trait;
 use std::fmt;
 
@@ -271,6 +272,17 @@ pub trait BillingGateway: Send + Sync {
         _payment_method_id: &str,
     ) -> Result<(), ProviderError> {
         Err(self.unsupported("payment methods"))
+    }
+
+    /// Copies the tenant's billing profile (name, email, address) onto the
+    /// provider's customer, for providers that keep one.
+    async fn update_customer(
+        &self,
+        _customer_id: &str,
+        _profile: &BillingProfile,
+        _idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        Err(self.unsupported("customer billing details"))
     }
 
     #[doc(hidden)]

@@ -13,6 +13,7 @@
 use super::wire::{CreatedObject, PortalObject, SessionObject};
 use crate::http::{url_with_segments, ApiClient, ApiRequest, ApiResponse, Rejection};
 use async_trait::async_trait;
+use billing_domain::ledger::BillingProfile;
 use billing_domain::ports::{
     BillingGateway, Capabilities, ChangeAccepted, ChangePreview, CheckoutRequest, CheckoutSession,
     PaymentMethod, PlanChange, ProviderError, SecretError,
@@ -289,6 +290,35 @@ impl BillingGateway for StripeGateway {
         payment_method_id: &str,
     ) -> Result<(), ProviderError> {
         self.make_default(customer_id, payment_method_id).await
+    }
+
+    /// The customer's `name`, `email` and `address`, which Stripe prints on
+    /// its own receipts and uses for Stripe Tax. An empty `line2` clears it.
+    async fn update_customer(
+        &self,
+        customer_id: &str,
+        profile: &BillingProfile,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        let address = &profile.address;
+        let form = [
+            ("name", profile.legal_name.as_str()),
+            ("email", profile.email.as_str()),
+            ("address[line1]", address.line1.as_str()),
+            ("address[line2]", address.line2.as_deref().unwrap_or("")),
+            ("address[city]", address.city.as_str()),
+            ("address[state]", address.region.as_str()),
+            ("address[postal_code]", address.postal_code.as_str()),
+            ("address[country]", address.country.as_str()),
+        ];
+        let _: CreatedObject = self
+            .post(
+                &self.url(&["customers", customer_id]),
+                &form,
+                idempotency_key,
+            )
+            .await?;
+        Ok(())
     }
 
     async fn remove_payment_method(

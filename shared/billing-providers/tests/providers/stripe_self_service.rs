@@ -558,3 +558,41 @@ async fn a_refused_update_keeps_stripes_code() {
         Err(ProviderError::Rejected { status: 400, ref code, .. }) if code.as_deref() == Some("resource_missing")
     ));
 }
+
+#[tokio::test]
+async fn a_billing_profile_is_copied_onto_the_customer() {
+    use billing_domain::ledger::{validate_profile, ProfileInput};
+    let stripe = FakeServer::start([reply(200, r#"{"id":"cus_1Q"}"#)]).await;
+    let input: ProfileInput = serde_json::from_str(
+        r#"{"legalName": "Bharat Analytics Private Limited", "email": "ap@bharat.example",
+            "address": {"line1": "12th Floor, Prestige Tech Park", "city": "Bengaluru",
+                        "region": "29", "postalCode": "560103", "country": "IN"},
+            "taxId": "29AABCB1234C1ZA"}"#,
+    )
+    .unwrap();
+    let profile = validate_profile(&input, UnixTime(0)).unwrap();
+    gateway(&stripe)
+        .update_customer("cus_1Q", &profile, "profile:key-1")
+        .await
+        .unwrap();
+    let requests = stripe.requests();
+    assert_eq!(requests.len(), 1);
+    assert_call(&requests[0], Method::POST, "/v1/customers/cus_1Q");
+    assert_eq!(
+        requests[0].header("idempotency-key").as_deref(),
+        Some("profile:key-1")
+    );
+    assert_eq!(
+        requests[0].form(),
+        form(&[
+            ("name", "Bharat Analytics Private Limited"),
+            ("email", "ap@bharat.example"),
+            ("address[line1]", "12th Floor, Prestige Tech Park"),
+            ("address[line2]", ""),
+            ("address[city]", "Bengaluru"),
+            ("address[state]", "29"),
+            ("address[postal_code]", "560103"),
+            ("address[country]", "IN"),
+        ])
+    );
+}
