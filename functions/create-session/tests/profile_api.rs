@@ -155,7 +155,8 @@ async fn each_bad_input_is_a_clear_400_and_changes_nothing() {
     let (api, gateway) = api(Gateway::default(), true).await;
     let good: Value =
         serde_json::from_str(sample("put-profile.json")["body"].as_str().unwrap()).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, &str, &str)> = vec![
         (
             "check character",
             Box::new(|v| v["taxId"] = "29AABCB1234C1ZB".into()),
