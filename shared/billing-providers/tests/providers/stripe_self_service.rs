@@ -578,10 +578,7 @@ async fn a_billing_profile_is_copied_onto_the_customer() {
     let requests = stripe.requests();
     assert_eq!(requests.len(), 1);
     assert_call(&requests[0], Method::POST, "/v1/customers/cus_1Q");
-    assert_eq!(
-        requests[0].header("idempotency-key").as_deref(),
-        Some("profile:key-1")
-    );
+    assert_eq!(requests[0].header("idempotency-key"), Some("profile:key-1"));
     assert_eq!(
         requests[0].form(),
         form(&[
