@@ -61,3 +61,18 @@ ensure_arm64_target() {
         rustup target add "$target"
     fi
 }
+
+# Installs Debian's package $2 when command $1 is missing, as root or
+# through sudo (`apt-get update` only if the install needs it).
+ensure_debian_package() {
+    local command=$1 package=$2 sudo=()
+    if command -v "$command" >/dev/null; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+    echo "installing $package (apt-get)" >&2
+    install() {
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$package"
+    }
+    install || { "${sudo[@]}" apt-get update && install; }
+}

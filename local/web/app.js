@@ -263,13 +263,14 @@ async function refresh() {
     }
   }
   await loadPlans(status);
-  if (status) await loadPaymentMethods(status);
+  if (status) await Promise.all([loadPaymentMethods(status), loadLedger()]);
 }
 
 async function main() {
   $("signin-form").addEventListener("submit", signIn);
   $("portal").addEventListener("click", openPortal);
   wireSelfService();
+  wireLedger();
   const tenant = localStorage.getItem(TENANT_KEY);
   if (tenant) $("tenant").value = tenant;
   await refresh();
@@ -280,5 +281,5 @@ async function main() {
   }
 }
 
-// Once self-service.js, loaded after this file, has run too.
+// Once self-service.js and ledger.js, loaded after this file, have run too.
 document.addEventListener("DOMContentLoaded", () => main().catch((e) => say(e.message)));

@@ -15,6 +15,7 @@ const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
 const APP_CSS: &str = include_str!("../../web/app.css");
 const SELF_SERVICE_JS: &str = include_str!("../../web/self-service.js");
+const LEDGER_JS: &str = include_str!("../../web/ledger.js");
 
 /// Dev tokens last a working day.
 const TOKEN_TTL_SECONDS: i64 = 12 * 3600;
@@ -27,6 +28,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(auth: DevAuth) -> axum::Router<S
         .route("/app.js", get(app_js))
         .route("/app.css", get(app_css))
         .route("/self-service.js", get(self_service_js))
+        .route("/ledger.js", get(ledger_js))
         .route("/openapi.json", get(openapi))
         .route("/dev/token", post(dev_token))
         .with_state(auth)
@@ -44,6 +46,14 @@ async fn self_service_js() -> Response {
     (
         [("content-type", "text/javascript; charset=utf-8")],
         SELF_SERVICE_JS,
+    )
+        .into_response()
+}
+
+async fn ledger_js() -> Response {
+    (
+        [("content-type", "text/javascript; charset=utf-8")],
+        LEDGER_JS,
     )
         .into_response()
 }
