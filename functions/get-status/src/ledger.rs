@@ -74,6 +74,9 @@ fn encode_cursor(key: &str) -> String {
 pub struct InvoiceSummary {
     pub id: String,
     pub number: String,
+    /// `invoice`, or `credit_note` (negative amounts, `creditOf` the invoice).
+    pub kind: &'static str,
+    pub credit_of: Option<String>,
     pub issued_at: Option<String>,
     pub currency: String,
     pub subtotal_minor: i64,
@@ -94,6 +97,8 @@ impl From<&Invoice> for InvoiceSummary {
         InvoiceSummary {
             id: i.id.clone(),
             number: i.number.clone(),
+            kind: i.kind.as_str(),
+            credit_of: i.credit_of.clone(),
             issued_at: rfc3339(i.issued_at),
             currency: i.currency.clone(),
             subtotal_minor: i.subtotal_minor,

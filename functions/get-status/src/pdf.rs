@@ -16,7 +16,7 @@
 //! the payment that settled it.
 
 use billing_domain::ledger::{Address, Invoice, InvoiceStatus, TaxKind, TaxLine, Treatment};
-use billing_domain::ledger::{Date, MethodKind};
+use billing_domain::ledger::{Date, DocumentKind, MethodKind};
 use billing_domain::UnixTime;
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
@@ -106,8 +106,9 @@ pub fn render(invoice: &Invoice) -> Vec<u8> {
 }
 
 fn title(invoice: &Invoice) -> &'static str {
-    match invoice.treatment {
-        Treatment::NotTaxed => "INVOICE",
+    match (invoice.kind, invoice.treatment) {
+        (DocumentKind::CreditNote, _) => "CREDIT NOTE",
+        (_, Treatment::NotTaxed) => "INVOICE",
         _ => "TAX INVOICE",
     }
 }
@@ -306,7 +307,11 @@ fn footer(pages: &mut Pages, invoice: &Invoice) {
         REGULAR,
         9.0,
         &format!(
-            "Paid{method} on {} through {} (reference {}).",
+            "{}{method} on {} through {} (reference {}).",
+            match invoice.kind {
+                DocumentKind::Invoice => "Paid",
+                DocumentKind::CreditNote => "Refunded",
+            },
             day(invoice.paid_at),
             invoice.provider,
             truncate(reference, 40)

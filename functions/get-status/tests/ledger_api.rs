@@ -67,6 +67,7 @@ fn as_tenant(mut event: Value, tenant: &str) -> Value {
 fn paid(payment_id: &str, amount: i64, at: i64) -> PaymentFacts {
     PaymentFacts {
         payment_id: payment_id.into(),
+        refund_of: None,
         status: PaymentStatus::Success,
         amount: Money::new(amount, "inr"),
         tax_minor: None,

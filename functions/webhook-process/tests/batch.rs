@@ -165,6 +165,15 @@ impl EventLedger for FailingLedger {
         Err(self.0.clone())
     }
 
+    async fn invoice_for_payment(
+        &self,
+        _: &TenantId,
+        _: Provider,
+        _: &str,
+    ) -> Result<Option<billing_domain::ledger::Invoice>, StoreError> {
+        Err(self.0.clone())
+    }
+
     async fn next_sequence(&self, _: &Series) -> Result<u64, StoreError> {
         Err(self.0.clone())
     }

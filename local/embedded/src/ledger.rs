@@ -15,12 +15,12 @@
 use crate::failure::{decode, encode, Failure};
 use crate::store::EmbeddedStore;
 use async_trait::async_trait;
-use billing_domain::ledger::{BillingProfile, Invoice, PaymentRecord, Series};
+use billing_domain::ledger::{BillingProfile, DocumentKind, Invoice, PaymentRecord, Series};
 use billing_domain::ports::{
     page_of, payment_record_key, EventCommit, LedgerReader, Page, PageRequest, ProfileStore,
     StoreError,
 };
-use billing_domain::TenantId;
+use billing_domain::{Provider, TenantId};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 
@@ -127,6 +127,28 @@ fn newest_first<T: DeserializeOwned>(
 }
 
 impl EmbeddedStore {
+    pub(crate) async fn invoice_of_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        let (tenant, payment_id) = (tenant.clone(), payment_id.to_owned());
+        self.run("finding a payment's invoice", move |db| {
+            let rows: Vec<(String, Invoice)> =
+                newest_first(db, INVOICES, tenant.as_str(), "invoice")?;
+            Ok(rows
+                .into_iter()
+                .map(|(_, invoice)| invoice)
+                .find(|invoice| {
+                    invoice.provider == provider
+                        && invoice.payment_id == payment_id
+                        && invoice.kind == DocumentKind::Invoice
+                }))
+        })
+        .await
+    }
+
     pub(crate) async fn series_next(&self, series: &Series) -> Result<u64, StoreError> {
         let series = series.as_str().to_owned();
         self.run("reading an invoice counter", move |db| {

@@ -40,7 +40,7 @@
 use crate::db::{blocking, EmbeddedDb, EmbeddedError};
 use crate::failure::{decode, encode, Failure};
 use async_trait::async_trait;
-use billing_domain::ledger::Series;
+use billing_domain::ledger::{Invoice, Series};
 use billing_domain::ports::{
     CommitOutcome, CustomerRegistry, EventCommit, EventLedger, IntentRecorder, ParkedEvent,
     ProviderRef, RefKind, Saved, StoreError, StoredSubscription, SubscriptionReader,
@@ -527,6 +527,15 @@ impl EventLedger for EmbeddedStore {
                 .is_some())
         })
         .await
+    }
+
+    async fn invoice_for_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        self.invoice_of_payment(tenant, provider, payment_id).await
     }
 
     async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {

@@ -90,6 +90,17 @@ impl EventLedger for StoreInTempDir {
         self.store.already_committed(tenant, event).await
     }
 
+    async fn invoice_for_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        self.store
+            .invoice_for_payment(tenant, provider, payment_id)
+            .await
+    }
+
     async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {
         self.store.next_sequence(series).await
     }

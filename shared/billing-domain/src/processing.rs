@@ -8,7 +8,8 @@ use crate::envelope::WebhookEnvelope;
 use crate::event::EventKind;
 use crate::ids::{TenantId, UnixTime};
 use crate::ledger::{
-    draft_invoice, InvoiceDraft, Invoicing, PaymentFacts, PaymentRecord, PaymentStatus,
+    draft_credit_note, draft_invoice, InvoiceDraft, Invoicing, PaymentFacts, PaymentRecord,
+    PaymentStatus,
 };
 use crate::ports::{
     CommitOutcome, EventCommit, EventLedger, LedgerWrite, ParkedEvent, ProviderRef, RefKind,
@@ -108,6 +109,10 @@ pub enum ProcessError {
     NumberContended(u32),
     #[error("envelope version {0} is not supported")]
     UnsupportedEnvelope(u32),
+    /// A refund arrived before the payment it refunds was invoiced (events
+    /// reordered): it goes back to the queue until the invoice exists.
+    #[error("refund of payment {0}, which has no invoice yet")]
+    RefundBeforeInvoice(String),
 }
 
 impl ProcessError {
@@ -116,7 +121,9 @@ impl ProcessError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ProcessError::Store(e) => e.is_retryable(),
-            ProcessError::Contended(_) | ProcessError::NumberContended(_) => true,
+            ProcessError::Contended(_)
+            | ProcessError::NumberContended(_)
+            | ProcessError::RefundBeforeInvoice(_) => true,
             ProcessError::UnsupportedEnvelope(_) => false,
         }
     }
@@ -203,6 +210,35 @@ pub async fn process_envelope(
     // The invoice is drafted once, with the buyer's profile as it is now;
     // only its number is taken anew on each attempt.
     let draft = match &event.payment {
+        Some(facts) if facts.status == PaymentStatus::Refunded => {
+            let Some(refunded) = facts.refund_of.as_deref() else {
+                return park(
+                    ledger,
+                    envelope,
+                    now,
+                    format!("refund {} names no payment", facts.payment_id),
+                )
+                .await;
+            };
+            let Some(original) = ledger
+                .invoice_for_payment(&tenant, event.provider, refunded)
+                .await?
+            else {
+                return Err(ProcessError::RefundBeforeInvoice(refunded.to_owned()));
+            };
+            match draft_credit_note(&original, facts, &invoicing.seller, now) {
+                Ok(draft) => Some(draft),
+                Err(e) => {
+                    return park(
+                        ledger,
+                        envelope,
+                        now,
+                        format!("refund {} cannot be credited: {e}", facts.payment_id),
+                    )
+                    .await;
+                }
+            }
+        }
         Some(facts) if facts.status == PaymentStatus::Success => {
             let buyer = ledger.get_profile(&tenant).await?;
             match draft_invoice(

@@ -30,6 +30,7 @@ pub(crate) fn from_invoice(
     }
     Some(PaymentFacts {
         payment_id: attempt.payment_id,
+        refund_of: None,
         status,
         amount,
         tax_minor: None,

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use billing_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
-use billing_domain::ledger::{BillingProfile, Invoice, PaymentRecord, Series};
+use billing_domain::ledger::{BillingProfile, DocumentKind, Invoice, PaymentRecord, Series};
 use billing_domain::ports::{
     page_of, payment_record_key, LedgerReader, Page, PageRequest, ProfileStore,
 };
@@ -266,6 +266,25 @@ impl EventLedger for MemoryStore {
                 t.payment_ids
                     .contains(&(event.provider, p.payment_id.clone()))
             }))
+    }
+
+    async fn invoice_for_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        Ok(self
+            .tables()
+            .invoices
+            .iter()
+            .find(|((owner, _), invoice)| {
+                owner == tenant
+                    && invoice.provider == provider
+                    && invoice.payment_id == payment_id
+                    && invoice.kind == DocumentKind::Invoice
+            })
+            .map(|(_, invoice)| invoice.clone()))
     }
 
     async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {

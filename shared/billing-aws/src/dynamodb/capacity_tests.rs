@@ -132,6 +132,7 @@ fn rates() -> TaxRates {
 fn paid_facts() -> PaymentFacts {
     PaymentFacts {
         payment_id: "in_1PqR9aLkdIwHu7ixQ7r8S9t0".into(),
+        refund_of: None,
         status: PaymentStatus::Success,
         amount: Money::new(1_416_000, "inr"),
         tax_minor: Some(216_000),

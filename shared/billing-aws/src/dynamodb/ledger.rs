@@ -16,9 +16,9 @@ use super::keys::{
 };
 use super::{store_error, DynamoStore};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use billing_domain::ledger::{BillingProfile, Invoice, PaymentRecord, Series};
+use billing_domain::ledger::{BillingProfile, DocumentKind, Invoice, PaymentRecord, Series};
 use billing_domain::ports::{LedgerWrite, Page, PageRequest, StoreError, MAX_PAGE_SIZE};
-use billing_domain::TenantId;
+use billing_domain::{Provider, TenantId};
 use serde::de::DeserializeOwned;
 
 /// The counter holds the last number its series issued.
@@ -218,6 +218,35 @@ impl DynamoStore {
             items: page_items,
             next_cursor: if more { last_key } else { None },
         })
+    }
+
+    /// The invoice of a payment: a tenant has few, so its invoices are
+    /// paged through rather than indexed (a refund is rare; an index would
+    /// cost every paid invoice's commit a write).
+    pub(super) async fn invoice_of_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        let mut page = PageRequest {
+            cursor: None,
+            limit: MAX_PAGE_SIZE,
+        };
+        loop {
+            let found = self.invoices_page(tenant, &page).await?;
+            if let Some(invoice) = found.items.into_iter().find(|invoice| {
+                invoice.provider == provider
+                    && invoice.payment_id == payment_id
+                    && invoice.kind == DocumentKind::Invoice
+            }) {
+                return Ok(Some(invoice));
+            }
+            match found.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => return Ok(None),
+            }
+        }
     }
 
     pub(super) async fn invoices_page(

@@ -261,6 +261,15 @@ impl EventLedger for DynamoStore {
         Ok(self.get_item("GetItem dedupe key", pk, sk).await?.is_some())
     }
 
+    async fn invoice_for_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        self.invoice_of_payment(tenant, provider, payment_id).await
+    }
+
     async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {
         self.series_next(series).await
     }

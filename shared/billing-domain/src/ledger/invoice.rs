@@ -14,9 +14,28 @@ use super::tax_id::TaxId;
 use crate::ids::{Provider, TenantId, UnixTime};
 use serde::{Deserialize, Serialize};
 
+/// An invoice, or a credit note giving back (part of) one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    #[default]
+    Invoice,
+    CreditNote,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Invoice => "invoice",
+            DocumentKind::CreditNote => "credit_note",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
+    /// Settled: paid, or for a credit note, the money given back.
     Paid,
     /// Cancelled by an admin (to re-issue with corrected details); keeps its number.
     Void,
@@ -38,6 +57,12 @@ pub struct Invoice {
     /// What the law and the customer see, e.g. `INV/26-27/000123`.
     pub number: String,
     pub sequence: u64,
+    #[serde(default)]
+    pub kind: DocumentKind,
+    /// For a credit note, the number of the invoice it credits. Its amounts
+    /// are negative: it takes them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_of: Option<String>,
     pub tenant_id: TenantId,
     pub provider: Provider,
     /// The provider's invoice or transaction id.
@@ -105,6 +130,14 @@ pub enum InvoiceError {
     Numbering(#[from] NumberingError),
     #[error("a successful payment of {0} minor units cannot be invoiced")]
     NegativePayment(i64),
+    #[error("refund of {refund} exceeds the {paid} paid on invoice {invoice}")]
+    RefundExceedsInvoice {
+        refund: i64,
+        paid: i64,
+        invoice: String,
+    },
+    #[error("refund in {refund} of an invoice in {invoice}")]
+    RefundCurrency { refund: String, invoice: String },
 }
 
 /// An invoice with everything but its number, which only the commit that
@@ -153,6 +186,8 @@ pub fn draft_invoice(
         id: String::new(),
         number: String::new(),
         sequence: 0,
+        kind: DocumentKind::Invoice,
+        credit_of: None,
         tenant_id: tenant.clone(),
         provider,
         source_id: facts.source_id.clone(),
@@ -176,6 +211,88 @@ pub fn draft_invoice(
         seller: SellerSnapshot::of(seller, tax.treatment),
         buyer: buyer.map(BuyerSnapshot::from),
         status: InvoiceStatus::Paid,
+    };
+    Ok(InvoiceDraft { series, document })
+}
+
+/// A credit note for `refund` (money given back on the payment `original`
+/// invoiced), in the seller's credit-note series. It keeps the original's
+/// parties, treatment and place of supply: it corrects that supply. Each
+/// tax line is the original's scaled by refund / total, half-up, so a full
+/// refund takes back exactly what was invoiced; all amounts are negative.
+pub fn draft_credit_note(
+    original: &Invoice,
+    refund: &PaymentFacts,
+    seller: &Seller,
+    issued_at: UnixTime,
+) -> Result<InvoiceDraft, InvoiceError> {
+    let amount = refund.amount.amount_minor;
+    if refund.amount.currency != original.currency {
+        return Err(InvoiceError::RefundCurrency {
+            refund: refund.amount.currency.clone(),
+            invoice: original.currency.clone(),
+        });
+    }
+    if amount <= 0 || amount > original.total_minor {
+        return Err(InvoiceError::RefundExceedsInvoice {
+            refund: amount,
+            paid: original.total_minor,
+            invoice: original.number.clone(),
+        });
+    }
+    let scale = |value: i64| -> i64 {
+        let exact = i128::from(value) * i128::from(amount);
+        let total = i128::from(original.total_minor);
+        // Half-up on the magnitude, as the tax rules round.
+        let magnitude = (2 * exact.abs() + total) / (2 * total);
+        (magnitude as i64) * value.signum()
+    };
+    let tax_lines: Vec<TaxLine> = original
+        .tax_lines
+        .iter()
+        .map(|line| TaxLine {
+            amount_minor: -scale(line.amount_minor),
+            ..line.clone()
+        })
+        .collect();
+    let tax: i64 = tax_lines.iter().map(|l| l.amount_minor).sum();
+    let total = -amount;
+    let issue_date = Date::at(issued_at, seller.utc_offset_minutes);
+    let series = Series::for_date(
+        &seller.credit_note_series,
+        issue_date,
+        seller.financial_year_start_month,
+    );
+    let document = Invoice {
+        id: String::new(),
+        number: String::new(),
+        sequence: 0,
+        kind: DocumentKind::CreditNote,
+        credit_of: Some(original.number.clone()),
+        source_id: refund.source_id.clone(),
+        payment_id: refund.payment_id.clone(),
+        issued_at,
+        issue_date,
+        paid_at: refund.at,
+        lines: vec![ChargeLine {
+            description: format!("Credit for invoice {}", original.number),
+            quantity: 1,
+            amount_minor: total - tax,
+            proration: false,
+            period_start: original.period_start,
+            period_end: original.period_end,
+        }],
+        subtotal_minor: total - tax,
+        tax_lines,
+        tax_minor: tax,
+        total_minor: total,
+        amount_paid_minor: total,
+        payment_method: refund
+            .method
+            .clone()
+            .or_else(|| original.payment_method.clone()),
+        status: InvoiceStatus::Paid,
+        ..original.clone()
     };
     Ok(InvoiceDraft { series, document })
 }
@@ -241,6 +358,10 @@ impl InvoiceDraft {
         &self.document.payment_id
     }
 
+    pub fn kind(&self) -> DocumentKind {
+        self.document.kind
+    }
+
     /// The invoice numbered `sequence` in its series.
     pub fn issue(&self, sequence: u64) -> Result<Invoice, NumberingError> {
         let DocumentNumber {
@@ -268,6 +389,7 @@ mod tests {
     fn facts(lines: Vec<ChargeLine>) -> PaymentFacts {
         PaymentFacts {
             payment_id: "in_1".into(),
+            refund_of: None,
             status: PaymentStatus::Success,
             amount: Money::new(118_000, "inr"),
             tax_minor: Some(18_000),
@@ -339,6 +461,79 @@ mod tests {
 
     fn draft_with(lines: Vec<ChargeLine>) -> InvoiceDraft {
         draft(lines)
+    }
+
+    fn refund(amount: i64) -> PaymentFacts {
+        PaymentFacts {
+            payment_id: "cn_1".into(),
+            status: PaymentStatus::Refunded,
+            amount: Money::new(amount, "inr"),
+            refund_of: Some("in_1".into()),
+            ..facts(vec![])
+        }
+    }
+
+    #[test]
+    fn a_full_refund_takes_back_exactly_what_was_invoiced_in_its_own_series() {
+        // Intra-state (no buyer: the seller's state), ₹1,180.00 with ₹180 GST.
+        let invoice = draft(vec![]).issue(7).unwrap();
+        let credit = draft_credit_note(
+            &invoice,
+            &refund(118_000),
+            &india_seller(),
+            UnixTime(1_780_100_000),
+        )
+        .unwrap();
+        assert_eq!(credit.series().as_str(), "CN/26-27");
+        assert_eq!(credit.kind(), DocumentKind::CreditNote);
+        let note = credit.issue(1).unwrap();
+        assert_eq!(note.number, "CN/26-27/0000001");
+        assert_eq!(note.credit_of.as_deref(), Some("INV/26-27/000007"));
+        assert_eq!(
+            (note.subtotal_minor, note.tax_minor, note.total_minor),
+            (-100_000, -18_000, -118_000)
+        );
+        let taxes: Vec<i64> = note.tax_lines.iter().map(|l| l.amount_minor).collect();
+        let originals: Vec<i64> = invoice.tax_lines.iter().map(|l| -l.amount_minor).collect();
+        assert_eq!(taxes, originals);
+        assert_eq!(note.treatment, invoice.treatment);
+        assert_eq!(note.buyer, invoice.buyer);
+
+        let too_much = draft_credit_note(
+            &invoice,
+            &refund(118_001),
+            &india_seller(),
+            UnixTime(1_780_100_000),
+        );
+        assert!(matches!(
+            too_much,
+            Err(InvoiceError::RefundExceedsInvoice { .. })
+        ));
+        let mut dollars = refund(100);
+        dollars.amount.currency = "usd".into();
+        assert!(matches!(
+            draft_credit_note(&invoice, &dollars, &india_seller(), UnixTime(1_780_100_000)),
+            Err(InvoiceError::RefundCurrency { .. })
+        ));
+    }
+
+    proptest::proptest! {
+        /// A partial refund's credit note adds up: its lines and tax lines
+        /// to its total, which is minus the refund, and its tax never
+        /// exceeds the original's.
+        #[test]
+        fn credit_notes_add_up(refunded in 1i64..=118_000) {
+            let invoice = draft(vec![]).issue(7).unwrap();
+            let note = draft_credit_note(&invoice, &refund(refunded), &india_seller(), UnixTime(1_780_100_000))
+                .unwrap()
+                .issue(1)
+                .unwrap();
+            proptest::prop_assert_eq!(note.total_minor, -refunded);
+            proptest::prop_assert_eq!(note.subtotal_minor + note.tax_minor, note.total_minor);
+            proptest::prop_assert_eq!(note.lines.iter().map(|l| l.amount_minor).sum::<i64>(), note.subtotal_minor);
+            proptest::prop_assert_eq!(note.tax_lines.iter().map(|l| l.amount_minor).sum::<i64>(), note.tax_minor);
+            proptest::prop_assert!(note.tax_minor.abs() <= invoice.tax_minor);
+        }
     }
 
     proptest::proptest! {

@@ -1,6 +1,7 @@
 //! Our own ledger: the seller and the tenants' billing profiles, tax ids,
 //! the tax rules and their rates, gapless document numbers, and the
-//! invoices and payments log built from providers' payment events. All of
+//! invoices, credit notes and payments log built from providers' payment
+//! events. All of
 //! it pure: the stores keep what is built here, in the same commit as the
 //! event that brought it.
 
@@ -17,7 +18,8 @@ pub mod tax_id;
 
 pub use calendar::Date;
 pub use invoice::{
-    draft_invoice, BuyerSnapshot, Invoice, InvoiceDraft, InvoiceError, InvoiceStatus,
+    draft_credit_note, draft_invoice, BuyerSnapshot, DocumentKind, Invoice, InvoiceDraft,
+    InvoiceError, InvoiceStatus,
 };
 pub use numbering::{DocumentNumber, NumberingError, Series};
 pub use payment::{

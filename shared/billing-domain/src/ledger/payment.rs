@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum PaymentStatus {
     Success,
     Failed,
+    /// Money given back on an earlier payment (`refund_of`): a credit note.
+    Refunded,
 }
 
 impl PaymentStatus {
@@ -18,6 +20,7 @@ impl PaymentStatus {
         match self {
             PaymentStatus::Success => "success",
             PaymentStatus::Failed => "failed",
+            PaymentStatus::Refunded => "refunded",
         }
     }
 }
@@ -61,7 +64,8 @@ pub struct PaymentFacts {
     /// can never log it twice or invoice it twice.
     pub payment_id: String,
     pub status: PaymentStatus,
-    /// Collected (success) or attempted (failure), tax included.
+    /// Collected (success), attempted (failure) or given back (refund),
+    /// tax included; never negative.
     pub amount: Money,
     /// The provider's tax total, when it computed tax itself.
     pub tax_minor: Option<i64>,
@@ -78,6 +82,10 @@ pub struct PaymentFacts {
     /// The provider's charge lines, when the event lists them.
     #[serde(default)]
     pub lines: Vec<ChargeLine>,
+    /// For a refund, the provider's id of the payment it gives money back
+    /// on (the `payment_id` that payment was logged and invoiced under).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_of: Option<String>,
 }
 
 /// The payments log's entry for one attempt.

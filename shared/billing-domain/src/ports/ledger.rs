@@ -31,7 +31,8 @@ pub struct LedgerWrite {
     /// The payments log's entry. The same attempt (provider and payment id)
     /// is never logged twice: a second event about it is a duplicate.
     pub payment: PaymentRecord,
-    /// The invoice, numbered `sequence` in its series: the commit takes
+    /// The invoice (or, for a refund, the credit note), numbered
+    /// `sequence` in its series: the commit takes
     /// the number only if the series' counter is at `sequence - 1`, and
     /// moves it to `sequence`.
     pub invoice: Option<Invoice>,
@@ -81,6 +82,15 @@ pub trait EventLedger: SubscriptionReader + TenantDirectory + ProfileStore {
         event: &ProviderEvent,
     ) -> Result<bool, StoreError>;
 
+    /// The invoice issued for the payment `payment_id` of `provider`, the
+    /// one a refund of that payment credits.
+    async fn invoice_for_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError>;
+
     /// The number the next document of `series` would take (1 for a new
     /// series), read consistently.
     async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError>;
@@ -101,6 +111,17 @@ impl<T: EventLedger + ?Sized> EventLedger for std::sync::Arc<T> {
         event: &ProviderEvent,
     ) -> Result<bool, StoreError> {
         (**self).already_committed(tenant, event).await
+    }
+
+    async fn invoice_for_payment(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        payment_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        (**self)
+            .invoice_for_payment(tenant, provider, payment_id)
+            .await
     }
 
     async fn next_sequence(&self, series: &Series) -> Result<u64, StoreError> {

@@ -112,6 +112,7 @@ fn facts(
     let period = transaction.billing_period.as_ref();
     Ok(PaymentFacts {
         payment_id: transaction.id.clone(),
+        refund_of: None,
         status,
         amount: invoice.amount_paid.clone(),
         tax_minor: tax,

@@ -19,7 +19,7 @@
 //! Error messages never contain payload content: they end up in logs and in
 //! the 400 answer.
 
-use super::payments::{self, PaymentEntity};
+use super::payments::{self, PaymentEntity, RefundEntity};
 use super::signature::{self, SIGNATURE_HEADER};
 use super::TENANT_NOTE;
 use crate::payload::{decode, malformed};
@@ -54,8 +54,9 @@ pub const SUBSCRIBED_EVENTS: [&str; 10] = [
     "subscription.completed",
 ];
 
-/// The payment events to enable besides: failed attempts for the payments log.
-pub const PAYMENT_EVENTS: [&str; 1] = ["payment.failed"];
+/// The payment events to enable besides: failed attempts for the payments
+/// log, refunds for credit notes.
+pub const PAYMENT_EVENTS: [&str; 2] = ["payment.failed", "refund.processed"];
 
 /// Every subscription status Razorpay documents
 /// (<https://razorpay.com/docs/payments/subscriptions/states/>; `paused` is
@@ -164,6 +165,20 @@ pub fn parse_event(
             // Routed by the customer the subscription's events claimed.
             let kind = EventKind::PaymentReported {
                 customer_id: entity.customer_id(),
+                subscription_id: None,
+            };
+            (kind, None)
+        }
+        None if envelope.event == "refund.processed" => {
+            let entity = envelope.payload.pointer("/refund/entity").ok_or_else(|| {
+                WebhookError::MalformedPayload("refund event without payload.refund.entity".into())
+            })?;
+            let refund: RefundEntity = decode(entity, "refund")?;
+            payment = Some(payments::refunded(&refund));
+            // The refunded payment, when sent, names the customer to route by.
+            let customer_id = payment_entity().ok().and_then(|p| p.customer_id());
+            let kind = EventKind::PaymentReported {
+                customer_id,
                 subscription_id: None,
             };
             (kind, None)

@@ -18,11 +18,14 @@
 //!
 //! # Webhooks
 //!
-//! Enable the `subscription.*` events of [`events::SUBSCRIBED_EVENTS`] on one
-//! Dashboard webhook pointing at `POST /billing/webhooks/razorpay`. Others
-//! (`payment.*`, `invoice.*`) are acknowledged and ignored:
-//! `subscription.pending` is Razorpay's failed-renewal event, and
-//! `payment.failed` names neither the subscription nor our notes.
+//! Enable the `subscription.*` events of [`events::SUBSCRIBED_EVENTS`] and
+//! [`events::PAYMENT_EVENTS`] (`payment.failed` for the payments log,
+//! `refund.processed` for credit notes) on one Dashboard webhook pointing at
+//! `POST /billing/webhooks/razorpay`. Others (`invoice.*`, other
+//! `payment.*`) are acknowledged and ignored: `subscription.pending` is
+//! Razorpay's failed-renewal event. `payment.failed` and `refund.processed`
+//! name neither the subscription nor our notes, so they are routed by the
+//! payment's customer.
 //!
 //! `X-Razorpay-Signature` is the hex HMAC-SHA256 of the raw body under the
 //! webhook secret. The scheme signs **no timestamp**, so there is no

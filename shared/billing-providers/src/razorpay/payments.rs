@@ -1,6 +1,7 @@
 //! The payment a Razorpay event reports: `subscription.charged` carries the
-//! captured payment of a billing cycle (the success we invoice), and
-//! `payment.failed` a failed attempt. The payment entity's own `tax` is GST
+//! captured payment of a billing cycle (the success we invoice),
+//! `payment.failed` a failed attempt, and `refund.processed` money given
+//! back on a payment (our credit note). The payment entity's own `tax` is GST
 //! on Razorpay's fee, not tax the customer paid, so it is not used: our
 //! rules split the amount. Of the method, only its kind and the wallet or
 //! bank name are kept; a card's network needs the card entity, and a UPI
@@ -24,6 +25,35 @@ pub(super) struct PaymentEntity {
     error_code: Option<String>,
     error_reason: Option<String>,
     created_at: i64,
+}
+
+/// A processed refund (`payload.refund.entity`).
+#[derive(Deserialize)]
+pub(super) struct RefundEntity {
+    id: String,
+    amount: i64,
+    currency: String,
+    payment_id: String,
+    created_at: i64,
+}
+
+pub(super) fn refunded(refund: &RefundEntity) -> PaymentFacts {
+    PaymentFacts {
+        payment_id: refund.id.clone(),
+        refund_of: Some(refund.payment_id.clone()),
+        status: PaymentStatus::Refunded,
+        amount: Money::new(refund.amount, &refund.currency),
+        tax_minor: None,
+        source_id: Some(refund.id.clone()),
+        at: UnixTime(refund.created_at),
+        method: None,
+        failure_code: None,
+        period_start: None,
+        period_end: None,
+        plan: None,
+        seats: None,
+        lines: Vec::new(),
+    }
 }
 
 impl PaymentEntity {
@@ -70,6 +100,7 @@ pub(super) fn failed(payment: &PaymentEntity) -> PaymentFacts {
 fn facts(payment: &PaymentEntity, status: PaymentStatus) -> PaymentFacts {
     PaymentFacts {
         payment_id: payment.id.clone(),
+        refund_of: None,
         status,
         amount: Money::new(payment.amount, &payment.currency),
         tax_minor: None,

@@ -43,6 +43,7 @@ pub(super) fn facts(
     };
     Some(PaymentFacts {
         payment_id,
+        refund_of: None,
         status,
         amount: Money::new(amount, &invoice.currency),
         tax_minor: None,

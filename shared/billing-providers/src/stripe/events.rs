@@ -14,7 +14,7 @@
 
 use super::payments;
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER};
-use super::wire::{ExpandableId, InvoiceObject, Metadata};
+use super::wire::{CreditNoteObject, ExpandableId, InvoiceObject, Metadata};
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
 use billing_domain::secrets::ProviderCredentials;
@@ -104,6 +104,20 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
             payment = Some(payments::failed(&object, event.created));
             let (details, hint) = invoice(object);
             (EventKind::InvoicePaymentFailed(details), hint)
+        }
+        "credit_note.created" => {
+            let note: CreditNoteObject = decode(object, "credit note")?;
+            match payments::credited(&note) {
+                Some(facts) => {
+                    payment = Some(facts);
+                    let kind = EventKind::PaymentReported {
+                        customer_id: note.customer.map(ExpandableId::into_id),
+                        subscription_id: None,
+                    };
+                    (kind, None)
+                }
+                None => (EventKind::Unknown, None),
+            }
         }
         "payment_method.attached" => {
             let method: PaymentMethodObject = decode(object, "payment method")?;

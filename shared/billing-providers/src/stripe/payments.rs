@@ -2,14 +2,17 @@
 //! invoice: `invoice.paid` is the success (one per Stripe invoice, so the
 //! invoice id is the attempt's id), `invoice.payment_failed` one failed
 //! attempt (the invoice id and its attempt number). A paid invoice of zero
-//! (a trial's first invoice) collected nothing and is no payment.
+//! (a trial's first invoice) collected nothing and is no payment. A
+//! `credit_note.created` for a paid invoice (`post_payment`) gives money
+//! back on it: our credit note. (A `charge.refunded` names no invoice since
+//! basil, so the credit note is what we follow.)
 //!
 //! The figures: `amount_paid`, and Stripe Tax's `total_taxes` when it
 //! computed any (otherwise our own rules split the amount); the lines with
 //! their periods and proration flags. The card is not in the invoice since
 //! basil (it sits on the expanded `payments`), so none is recorded.
 
-use super::wire::InvoiceObject;
+use super::wire::{CreditNoteObject, InvoiceObject};
 use billing_domain::ledger::{ChargeLine, PaymentFacts, PaymentStatus};
 use billing_domain::{Money, UnixTime};
 
@@ -79,6 +82,7 @@ fn facts(
     let period_end = lines.iter().filter_map(|l| l.period_end).max();
     PaymentFacts {
         payment_id,
+        refund_of: None,
         status,
         amount: Money::new(amount, &invoice.currency),
         tax_minor: tax,
@@ -92,4 +96,28 @@ fn facts(
         seats: None,
         lines,
     }
+}
+
+/// The credit of a paid invoice; `None` for one issued before payment
+/// (it lowered what was due, and our invoice shows what was paid).
+pub(super) fn credited(note: &CreditNoteObject) -> Option<PaymentFacts> {
+    if note.kind.as_deref() == Some("pre_payment") || note.total <= 0 {
+        return None;
+    }
+    Some(PaymentFacts {
+        payment_id: note.id.clone(),
+        refund_of: Some(note.invoice.id().to_owned()),
+        status: PaymentStatus::Refunded,
+        amount: Money::new(note.total, &note.currency),
+        tax_minor: None,
+        source_id: Some(note.id.clone()),
+        at: UnixTime(note.created),
+        method: None,
+        failure_code: None,
+        period_start: None,
+        period_end: None,
+        plan: None,
+        seats: None,
+        lines: Vec::new(),
+    })
 }

@@ -221,3 +221,20 @@ pub(crate) struct ParentSubscriptionDetails {
 pub(crate) struct StatusTransitions {
     pub paid_at: Option<i64>,
 }
+
+/// A credit note as `credit_note.*` events carry it.
+#[derive(Deserialize)]
+pub(crate) struct CreditNoteObject {
+    pub id: String,
+    pub customer: Option<ExpandableId>,
+    /// The invoice it credits.
+    pub invoice: ExpandableId,
+    pub currency: String,
+    /// Tax included, in minor units.
+    pub total: i64,
+    pub created: i64,
+    /// `pre_payment` (lowers what is due before payment), `post_payment`
+    /// (credits a paid invoice: refund, balance credit or out of band).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}

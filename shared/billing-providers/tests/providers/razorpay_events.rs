@@ -386,3 +386,33 @@ async fn late_or_replayed_pending_does_not_undo_the_reactivation() {
     );
     assert_eq!(record.status, SubscriptionStatus::Active);
 }
+
+#[tokio::test]
+async fn a_processed_refund_credits_the_payment_it_names() {
+    let body = serde_json::json!({
+        "entity": "event", "account_id": "acc_BFQ7uQEaa7j2z7", "event": "refund.processed",
+        "contains": ["refund", "payment"], "created_at": 1_762_000_000,
+        "payload": {
+            "refund": {"entity": {"id": "rfnd_FgRAHdNOM4ZVbO", "entity": "refund", "amount": 79_950,
+                "currency": "INR", "payment_id": "pay_IilTQTf37sXXNX", "created_at": 1_761_999_990,
+                "status": "processed"}},
+            "payment": {"entity": {"id": "pay_IilTQTf37sXXNX", "entity": "payment", "amount": 159_900,
+                "currency": "INR", "status": "refunded", "customer_id": "cust_IilSzuBJCNvrsu",
+                "created_at": 1_759_276_866}}
+        }
+    })
+    .to_string();
+    let event = normalize(body.as_bytes()).await;
+    assert_eq!(
+        event.kind,
+        EventKind::PaymentReported {
+            customer_id: Some("cust_IilSzuBJCNvrsu".into()),
+            subscription_id: None
+        }
+    );
+    let refund = event.payment.expect("a refund");
+    assert_eq!(refund.status, PaymentStatus::Refunded);
+    assert_eq!(refund.refund_of.as_deref(), Some("pay_IilTQTf37sXXNX"));
+    assert_eq!(refund.amount, Money::new(79_950, "inr"));
+    assert_eq!(refund.at, UnixTime(1_761_999_990));
+}

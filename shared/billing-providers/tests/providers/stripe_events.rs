@@ -502,3 +502,36 @@ fn parse_event_alone_reads_a_stored_payload_for_replay() {
         receive(&body).unwrap()
     );
 }
+
+#[test]
+fn a_credit_note_on_a_paid_invoice_is_a_refund_routed_by_customer() {
+    let event = |kind: &str| {
+        serde_json::json!({
+            "id": "evt_1QcreditNote01", "object": "event", "api_version": "2025-07-30.basil",
+            "created": 1_737_000_000, "type": "credit_note.created",
+            "data": {"object": {"id": "cn_1QrefundHalf", "object": "credit_note",
+                "customer": "cus_RtenantOrg42", "invoice": "in_1QsecondInvoice01",
+                "currency": "usd", "total": 950, "created": 1_736_999_990, "type": kind,
+                "reason": "requested_by_customer"}}
+        })
+        .to_string()
+    };
+    let refund = receive(&event("post_payment")).unwrap();
+    assert_eq!(
+        refund.kind,
+        EventKind::PaymentReported {
+            customer_id: Some("cus_RtenantOrg42".into()),
+            subscription_id: None
+        }
+    );
+    let payment = refund.payment.expect("a refund");
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    assert_eq!(payment.refund_of.as_deref(), Some("in_1QsecondInvoice01"));
+    assert_eq!(
+        (payment.payment_id.as_str(), payment.amount.amount_minor),
+        ("cn_1QrefundHalf", 950)
+    );
+    // A credit note before payment lowered what was due: nothing to credit.
+    let before = receive(&event("pre_payment")).unwrap();
+    assert_eq!((before.kind, before.payment), (EventKind::Unknown, None));
+}

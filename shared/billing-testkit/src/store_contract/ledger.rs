@@ -1,13 +1,14 @@
 //! The ledger behaviours of the store contract: a payment is logged once
 //! and its invoice takes the next number of its series in the same commit,
 //! a taken number is refused with nothing written, pages run newest first,
-//! profiles are per tenant, and 200 payments delivered three times each,
+//! profiles are per tenant, a refund is credited in the credit-note series,
+//! and 200 payments delivered three times each,
 //! shuffled and concurrently, end with numbers 1 to 200 exactly.
 
 use super::{envelope, Seed, Shuffler, NOW};
 use billing_domain::event::{EventKind, InvoiceDetails, ProviderEvent};
 use billing_domain::ledger::{
-    draft_invoice, validate_profile, Invoice, Invoicing, PaymentFacts, PaymentRecord,
+    draft_invoice, validate_profile, DocumentKind, Invoice, Invoicing, PaymentFacts, PaymentRecord,
     PaymentStatus, ProfileInput, RatesInput, Seller, SellerInput, TaxRates,
 };
 use billing_domain::ports::{
@@ -53,6 +54,7 @@ pub fn invoicing(seed: &Seed) -> Invoicing {
 pub fn paid(payment_id: &str, amount: i64, at: i64) -> PaymentFacts {
     PaymentFacts {
         payment_id: payment_id.to_owned(),
+        refund_of: None,
         status: PaymentStatus::Success,
         amount: Money::new(amount, "inr"),
         tax_minor: None,
@@ -225,6 +227,110 @@ where
         .unwrap()
         .items
         .is_empty());
+}
+
+/// A refund is credited by a credit note in its own series, referencing the
+/// invoice of the payment it refunds; one that arrives first waits for it.
+pub async fn a_refund_is_credited_in_its_own_series<S>(store: &S, seed: &Seed)
+where
+    S: EventLedger + LedgerReader,
+{
+    let invoicing = invoicing(seed);
+    let tenant = seed.tenant("refund");
+    let deliver = |event: ProviderEvent| {
+        let envelope = envelope(event);
+        let invoicing = &invoicing;
+        async move {
+            process_envelope(
+                store,
+                &envelope,
+                NOW,
+                &ProcessingPolicy::default(),
+                invoicing,
+            )
+            .await
+        }
+    };
+    let refund = |name: &str, of: &str, amount: i64| {
+        let mut facts = paid(&seed.id("re", name), amount, 1_750_000_500);
+        facts.status = PaymentStatus::Refunded;
+        facts.refund_of = Some(of.to_owned());
+        let mut event = paid_event(seed, &tenant, name, facts);
+        event.kind = EventKind::PaymentReported {
+            customer_id: None,
+            subscription_id: None,
+        };
+        event
+    };
+
+    // GIVEN a refund of a payment not invoiced yet: it waits (retryable).
+    let paid_id = seed.id("in", "refunded");
+    let early = deliver(refund("early", &paid_id, 59_000))
+        .await
+        .unwrap_err();
+    assert!(early.is_retryable(), "{early}");
+
+    // WHEN the payment is invoiced, then refunded in part.
+    deliver(paid_event(
+        seed,
+        &tenant,
+        "refunded",
+        paid(&paid_id, 118_000, 1_750_000_400),
+    ))
+    .await
+    .unwrap();
+    let outcome = deliver(refund("early", &paid_id, 59_000)).await.unwrap();
+    let number = outcome
+        .logged()
+        .and_then(|l| l.invoice_number.clone())
+        .expect("a credit note");
+
+    // THEN the credit note is number 1 of the credit series, half the invoice, negative.
+    let documents = store
+        .list_invoices(&tenant, &page(None, 10))
+        .await
+        .unwrap()
+        .items;
+    let invoice = documents
+        .iter()
+        .find(|d| d.kind == DocumentKind::Invoice)
+        .unwrap();
+    let note = documents
+        .iter()
+        .find(|d| d.kind == DocumentKind::CreditNote)
+        .unwrap();
+    assert_eq!(note.number, number);
+    assert!(
+        note.number
+            .starts_with(&invoicing.seller.credit_note_series),
+        "{}",
+        note.number
+    );
+    assert_eq!(note.sequence, 1);
+    assert_eq!(note.credit_of.as_deref(), Some(invoice.number.as_str()));
+    assert_eq!(note.total_minor, -59_000);
+    assert_eq!(note.subtotal_minor + note.tax_minor, -59_000);
+    // AND the refund is in the payments log; a redelivery credits nothing more.
+    let payments = store
+        .list_payments(&tenant, &page(None, 10))
+        .await
+        .unwrap()
+        .items;
+    assert!(payments.iter().any(|p| p.status == PaymentStatus::Refunded
+        && p.invoice_id.as_deref() == Some(note.id.as_str())));
+    assert!(matches!(
+        deliver(refund("early", &paid_id, 59_000)).await.unwrap(),
+        ProcessOutcome::Duplicate { .. }
+    ));
+    assert_eq!(
+        store
+            .list_invoices(&tenant, &page(None, 10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
 }
 
 pub async fn a_failed_payment_is_logged_without_an_invoice<S>(store: &S, seed: &Seed)

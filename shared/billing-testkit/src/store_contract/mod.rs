@@ -72,6 +72,7 @@ macro_rules! store_contract_tests {
             saving_a_record_needs_the_revision_it_was_read_at,
             a_payment_is_logged_once_and_invoiced_with_the_next_number,
             a_failed_payment_is_logged_without_an_invoice,
+            a_refund_is_credited_in_its_own_series,
             ledger_pages_run_newest_first,
             profiles_are_kept_per_tenant,
         );
