@@ -10,6 +10,7 @@ use billing_domain::commands::{self, ProfileRefusal, ProfileSaved};
 use billing_domain::ledger::{BillingProfile, ProfileInput};
 use billing_domain::ports::{CustomerRegistry, ProfileStore};
 use billing_domain::{TenantId, UnixTime};
+use billing_lambda::bodies::{AddressBody, TaxIdBody};
 use billing_lambda::clock::rfc3339;
 use billing_lambda::ApiError;
 use lambda_http::http::StatusCode;
@@ -30,28 +31,6 @@ pub struct ProfileBody {
 }
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddressBody {
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub region: String,
-    pub postal_code: String,
-    pub country: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaxIdBody {
-    pub value: String,
-    pub kind: billing_domain::ledger::TaxIdKind,
-    pub country: String,
-    /// `format`: the format (and a GSTIN's check character) is right; no
-    /// registry (VIES, the GST portal) was asked.
-    pub validated: billing_domain::ledger::tax_id::Validation,
-}
-
-#[derive(Debug, Serialize)]
 pub struct ProviderSyncBody {
     pub provider: String,
     pub status: &'static str,
@@ -62,20 +41,8 @@ impl From<&BillingProfile> for ProfileBody {
         ProfileBody {
             legal_name: p.legal_name.clone(),
             email: p.email.clone(),
-            address: AddressBody {
-                line1: p.address.line1.clone(),
-                line2: p.address.line2.clone(),
-                city: p.address.city.clone(),
-                region: p.address.region.clone(),
-                postal_code: p.address.postal_code.clone(),
-                country: p.address.country.clone(),
-            },
-            tax_id: p.tax_id.as_ref().map(|t| TaxIdBody {
-                value: t.value.clone(),
-                kind: t.kind,
-                country: t.country.clone(),
-                validated: t.validated,
-            }),
+            address: AddressBody::from(&p.address),
+            tax_id: p.tax_id.as_ref().map(TaxIdBody::from),
             updated_at: rfc3339(p.updated_at),
             providers: None,
         }

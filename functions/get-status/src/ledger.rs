@@ -8,11 +8,11 @@ use crate::pdf;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use billing_domain::ledger::{
-    Address, BuyerSnapshot, ChargeLine, Invoice, MethodSummary, PaymentRecord, SellerSnapshot,
-    TaxId,
+    BuyerSnapshot, ChargeLine, Invoice, MethodSummary, PaymentRecord, SellerSnapshot,
 };
 use billing_domain::ports::{LedgerReader, Page, PageRequest, MAX_PAGE_SIZE};
 use billing_domain::TenantId;
+use billing_lambda::bodies::{AddressBody, TaxIdBody};
 use billing_lambda::clock::rfc3339;
 use billing_lambda::ApiError;
 use lambda_http::http::{header, StatusCode};
@@ -167,26 +167,6 @@ pub struct MethodBody {
     pub last4: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddressBody {
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub region: String,
-    pub postal_code: String,
-    pub country: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaxIdBody {
-    pub value: String,
-    pub kind: billing_domain::ledger::TaxIdKind,
-    pub country: String,
-    pub validated: billing_domain::ledger::tax_id::Validation,
-}
-
 /// A party as an invoice names it (seller or buyer snapshot).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -195,30 +175,6 @@ pub struct PartyBody {
     pub email: Option<String>,
     pub address: AddressBody,
     pub tax_id: Option<TaxIdBody>,
-}
-
-impl From<&Address> for AddressBody {
-    fn from(a: &Address) -> Self {
-        AddressBody {
-            line1: a.line1.clone(),
-            line2: a.line2.clone(),
-            city: a.city.clone(),
-            region: a.region.clone(),
-            postal_code: a.postal_code.clone(),
-            country: a.country.clone(),
-        }
-    }
-}
-
-impl From<&TaxId> for TaxIdBody {
-    fn from(t: &TaxId) -> Self {
-        TaxIdBody {
-            value: t.value.clone(),
-            kind: t.kind,
-            country: t.country.clone(),
-            validated: t.validated,
-        }
-    }
 }
 
 impl From<&MethodSummary> for MethodBody {

@@ -321,6 +321,15 @@ fn footer(pages: &mut Pages, invoice: &Invoice) {
     pages.line(
         MARGIN,
         REGULAR,
+        9.0,
+        &format!(
+            "Authorised signatory: {} (issued electronically)",
+            truncate(&invoice.seller.legal_name, 60)
+        ),
+    );
+    pages.line(
+        MARGIN,
+        REGULAR,
         8.0,
         &format!(
             "Issued electronically by {}. Corrections are made by a credit note and a new invoice, never by editing this one.",

@@ -206,8 +206,9 @@ impl LedgerReader for EmbeddedStore {
     ) -> Result<Page<Invoice>, StoreError> {
         let (tenant, page) = (tenant.clone(), page.clone());
         self.run("listing invoices", move |db| {
-            let rows: Vec<(String, Invoice)> =
+            let mut rows: Vec<(String, Invoice)> =
                 newest_first(db, INVOICES, tenant.as_str(), "invoice")?;
+            rows.retain(|(_, invoice)| invoice.kind == DocumentKind::Invoice);
             Ok(page_of(&rows, &page))
         })
         .await

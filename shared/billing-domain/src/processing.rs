@@ -109,10 +109,6 @@ pub enum ProcessError {
     NumberContended(u32),
     #[error("envelope version {0} is not supported")]
     UnsupportedEnvelope(u32),
-    /// A refund arrived before the payment it refunds was invoiced (events
-    /// reordered): it goes back to the queue until the invoice exists.
-    #[error("refund of payment {0}, which has no invoice yet")]
-    RefundBeforeInvoice(String),
 }
 
 impl ProcessError {
@@ -121,9 +117,7 @@ impl ProcessError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ProcessError::Store(e) => e.is_retryable(),
-            ProcessError::Contended(_)
-            | ProcessError::NumberContended(_)
-            | ProcessError::RefundBeforeInvoice(_) => true,
+            ProcessError::Contended(_) | ProcessError::NumberContended(_) => true,
             ProcessError::UnsupportedEnvelope(_) => false,
         }
     }
@@ -220,11 +214,15 @@ pub async fn process_envelope(
                 )
                 .await;
             };
+            // Parked, not retried: a refund of a payment made before the
+            // ledger existed never finds its invoice, and a reordered one is
+            // replayed once the payment's invoice is issued.
             let Some(original) = ledger
                 .invoice_for_payment(&tenant, event.provider, refunded)
                 .await?
             else {
-                return Err(ProcessError::RefundBeforeInvoice(refunded.to_owned()));
+                let reason = format!("refund {} of payment {refunded}, which has no invoice: replay it once the payment is invoiced", facts.payment_id);
+                return park(ledger, envelope, now, reason).await;
             };
             match draft_credit_note(&original, facts, &invoicing.seller, now) {
                 Ok(draft) => Some(draft),

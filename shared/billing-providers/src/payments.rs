@@ -29,19 +29,9 @@ pub(crate) fn from_invoice(
         return None;
     }
     Some(PaymentFacts {
-        payment_id: attempt.payment_id,
-        refund_of: None,
-        status,
-        amount,
-        tax_minor: None,
         source_id: Some(details.invoice_id.clone()),
-        at: attempt.at,
         method: attempt.method,
         failure_code: if paid { None } else { attempt.failure_code },
-        period_start: None,
-        period_end: None,
-        plan: None,
-        seats: None,
-        lines: Vec::new(),
+        ..PaymentFacts::new(attempt.payment_id, status, amount, attempt.at)
     })
 }

@@ -341,10 +341,9 @@ impl LedgerReader for MemoryStore {
         tenant: &TenantId,
         page: &PageRequest,
     ) -> Result<Page<Invoice>, StoreError> {
-        Ok(page_of(
-            &newest_first(&self.tables().invoices, tenant),
-            page,
-        ))
+        let mut invoices = newest_first(&self.tables().invoices, tenant);
+        invoices.retain(|(_, invoice)| invoice.kind == DocumentKind::Invoice);
+        Ok(page_of(&invoices, page))
     }
 
     async fn get_invoice(

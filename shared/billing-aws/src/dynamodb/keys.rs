@@ -15,6 +15,7 @@ pub(super) const EVENT_SK: &str = "EVENT";
 pub(super) const PROFILE_SK: &str = "PROFILE";
 pub(super) const SERIES_SK: &str = "SERIES";
 pub(super) const INVOICE_PREFIX: &str = "INVOICE#";
+pub(super) const CREDIT_PREFIX: &str = "CREDIT#";
 pub(super) const PAYMENT_PREFIX: &str = "PAYMENT#";
 
 pub(super) fn tenant_pk(tenant: &TenantId) -> String {
@@ -48,6 +49,12 @@ pub(super) fn payment_sk(at: UnixTime, provider: Provider, payment_id: &str) -> 
 
 pub(super) fn invoice_sk(id: &str) -> String {
     format!("{INVOICE_PREFIX}{id}")
+}
+
+/// Credit notes sit apart from invoices, so a tenant's invoices page newest
+/// first by number whatever the credit-note series' prefix.
+pub(super) fn credit_note_sk(id: &str) -> String {
+    format!("{CREDIT_PREFIX}{id}")
 }
 
 /// A series' counter: one item per series, shared by every tenant.

@@ -11,8 +11,8 @@
 use super::commit::{names_in, ITEM_IS_NEW};
 use super::item::{n, packed, s, string_attribute, unpacked, Item};
 use super::keys::{
-    invoice_sk, payment_sk, series_pk, tenant_pk, INVOICE_PREFIX, PAYMENT_PREFIX, PROFILE_SK,
-    SERIES_SK,
+    credit_note_sk, invoice_sk, payment_sk, series_pk, tenant_pk, INVOICE_PREFIX, PAYMENT_PREFIX,
+    PROFILE_SK, SERIES_SK,
 };
 use super::{store_error, DynamoStore};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
@@ -161,18 +161,21 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// An invoice, or else a credit note, by id.
     pub(super) async fn read_invoice(
         &self,
         tenant: &TenantId,
         id: &str,
     ) -> Result<Option<Invoice>, StoreError> {
-        let Some(item) = self
-            .get_item("GetItem invoice", tenant_pk(tenant), invoice_sk(id))
-            .await?
-        else {
-            return Ok(None);
-        };
-        read_invoice_item(&item).map(Some)
+        for sk in [invoice_sk(id), credit_note_sk(id)] {
+            if let Some(item) = self
+                .get_item("GetItem invoice", tenant_pk(tenant), sk)
+                .await?
+            {
+                return read_invoice_item(&item).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// One page of the tenant's items under `prefix`, newest (greatest sort
@@ -281,11 +284,15 @@ fn json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, StoreError
         .map_err(|e| StoreError::Permanent(format!("{what} does not serialize: {e}")))
 }
 
-/// The invoice, packed; its sort key shows the number.
+/// The invoice or credit note, packed; its sort key shows the number.
 fn invoice_item(tenant: &TenantId, invoice: &Invoice) -> Result<Item, StoreError> {
+    let sk = match invoice.kind {
+        DocumentKind::Invoice => invoice_sk(&invoice.id),
+        DocumentKind::CreditNote => credit_note_sk(&invoice.id),
+    };
     Ok(Item::from([
         ("pk".into(), s(tenant_pk(tenant))),
-        ("sk".into(), s(invoice_sk(&invoice.id))),
+        ("sk".into(), s(sk)),
         ("doc".into(), packed("invoice", invoice)?),
     ]))
 }

@@ -18,6 +18,7 @@
 //! | billing profile             | `TENANT#{tenant}`                      | `PROFILE`             | `doc` (S, JSON) |
 //! | payment (log entry; a payment event's dedupe key) | `TENANT#{tenant}` | `PAYMENT#{time:010}#{provider}#{payment id}` | `doc` (S, JSON) |
 //! | invoice                     | `TENANT#{tenant}`                      | `INVOICE#{id}`        | `doc` (B, deflated JSON) |
+//! | credit note                 | `TENANT#{tenant}`                      | `CREDIT#{id}`         | `doc` (B, deflated JSON) |
 //! | series counter              | `SERIES#{series}` (`SERIES#INV/26-27`) | `SERIES`              | `last` (N): the last number issued |
 //! | provider id → tenant        | `REF#{provider}#{customer\|subscription}#{id}` | `REF`         | `tenant_id` |
 //! | dedupe key (seen event)     | `EVENT#{provider}#{event_id}`          | `EVENT`               | `tenant_id`, `expires_at` (N, TTL) |

@@ -88,6 +88,34 @@ pub struct PaymentFacts {
     pub refund_of: Option<String>,
 }
 
+impl PaymentFacts {
+    /// An attempt known by its id, outcome, amount and time alone; the
+    /// rest is filled in where a provider says more.
+    pub fn new(
+        payment_id: impl Into<String>,
+        status: PaymentStatus,
+        amount: Money,
+        at: UnixTime,
+    ) -> Self {
+        PaymentFacts {
+            payment_id: payment_id.into(),
+            status,
+            amount,
+            tax_minor: None,
+            source_id: None,
+            at,
+            method: None,
+            failure_code: None,
+            period_start: None,
+            period_end: None,
+            plan: None,
+            seats: None,
+            lines: Vec::new(),
+            refund_of: None,
+        }
+    }
+}
+
 /// The payments log's entry for one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {

@@ -40,12 +40,15 @@ pub fn payment_record_key(payment: &PaymentRecord) -> String {
 
 #[async_trait]
 pub trait LedgerReader: Send + Sync {
+    /// Invoices only, newest first: a credit note is found from its refund
+    /// in the payments log (`invoice_id`), by id.
     async fn list_invoices(
         &self,
         tenant: &TenantId,
         page: &PageRequest,
     ) -> Result<Page<Invoice>, StoreError>;
 
+    /// An invoice or a credit note.
     async fn get_invoice(&self, tenant: &TenantId, id: &str)
         -> Result<Option<Invoice>, StoreError>;
 

@@ -28,8 +28,11 @@ pub struct EventCommit {
 /// What an event adds to the ledger, in the same commit as the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerWrite {
-    /// The payments log's entry. The same attempt (provider and payment id)
-    /// is never logged twice: a second event about it is a duplicate.
+    /// The payments log's entry. The same attempt is never logged twice: a
+    /// second event about it is a duplicate. An attempt is its provider,
+    /// payment id and time (`PaymentFacts::at`, which every event about the
+    /// attempt gives alike); the memory and embedded stores key it by
+    /// provider and payment id alone, which that rule makes the same.
     pub payment: PaymentRecord,
     /// The invoice (or, for a refund, the credit note), numbered
     /// `sequence` in its series: the commit takes

@@ -7,7 +7,7 @@
 //! bank name are kept; a card's network needs the card entity, and a UPI
 //! address is personal data.
 
-use billing_domain::ledger::{ChargeLine, MethodKind, MethodSummary, PaymentFacts, PaymentStatus};
+use billing_domain::ledger::{MethodKind, MethodSummary, PaymentFacts, PaymentStatus};
 use billing_domain::{Money, SubscriptionSnapshot, UnixTime};
 use serde::Deserialize;
 
@@ -39,20 +39,14 @@ pub(super) struct RefundEntity {
 
 pub(super) fn refunded(refund: &RefundEntity) -> PaymentFacts {
     PaymentFacts {
-        payment_id: refund.id.clone(),
         refund_of: Some(refund.payment_id.clone()),
-        status: PaymentStatus::Refunded,
-        amount: Money::new(refund.amount, &refund.currency),
-        tax_minor: None,
         source_id: Some(refund.id.clone()),
-        at: UnixTime(refund.created_at),
-        method: None,
-        failure_code: None,
-        period_start: None,
-        period_end: None,
-        plan: None,
-        seats: None,
-        lines: Vec::new(),
+        ..PaymentFacts::new(
+            refund.id.clone(),
+            PaymentStatus::Refunded,
+            Money::new(refund.amount, &refund.currency),
+            UnixTime(refund.created_at),
+        )
     }
 }
 
@@ -99,22 +93,16 @@ pub(super) fn failed(payment: &PaymentEntity) -> PaymentFacts {
 
 fn facts(payment: &PaymentEntity, status: PaymentStatus) -> PaymentFacts {
     PaymentFacts {
-        payment_id: payment.id.clone(),
-        refund_of: None,
-        status,
-        amount: Money::new(payment.amount, &payment.currency),
-        tax_minor: None,
         source_id: payment
             .invoice_id
             .clone()
             .or_else(|| Some(payment.id.clone())),
-        at: UnixTime(payment.created_at),
         method: method(payment),
-        failure_code: None,
-        period_start: None,
-        period_end: None,
-        plan: None,
-        seats: None,
-        lines: Vec::<ChargeLine>::new(),
+        ..PaymentFacts::new(
+            payment.id.clone(),
+            status,
+            Money::new(payment.amount, &payment.currency),
+            UnixTime(payment.created_at),
+        )
     }
 }

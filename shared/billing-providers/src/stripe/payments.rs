@@ -105,19 +105,13 @@ pub(super) fn credited(note: &CreditNoteObject) -> Option<PaymentFacts> {
         return None;
     }
     Some(PaymentFacts {
-        payment_id: note.id.clone(),
         refund_of: Some(note.invoice.id().to_owned()),
-        status: PaymentStatus::Refunded,
-        amount: Money::new(note.total, &note.currency),
-        tax_minor: None,
         source_id: Some(note.id.clone()),
-        at: UnixTime(note.created),
-        method: None,
-        failure_code: None,
-        period_start: None,
-        period_end: None,
-        plan: None,
-        seats: None,
-        lines: Vec::new(),
+        ..PaymentFacts::new(
+            note.id.clone(),
+            PaymentStatus::Refunded,
+            Money::new(note.total, &note.currency),
+            UnixTime(note.created),
+        )
     })
 }
