@@ -23,7 +23,9 @@
 //!
 //! `transaction.completed` (checkout or renewal) also reports the payment
 //! we invoice, and `transaction.payment_failed` the failed attempt
-//! (`payments.rs`).
+//! (`payments.rs`). An approved refund or credit adjustment
+//! (`adjustment.created`, `adjustment.updated`) gives money back on a
+//! transaction: a `PaymentReported` with our credit note's facts.
 //! | anything else | `Unknown` |
 //!
 //! Paddle's webhook references: <https://developer.paddle.com/webhooks/overview>;
@@ -62,7 +64,8 @@
 use super::payments;
 use super::signature::{self, DEFAULT_TOLERANCE_SECONDS};
 use super::wire::{
-    Notification, SubscriptionEntity, SubscriptionItem, TransactionEntity, TransactionItem,
+    AdjustmentEntity, Notification, SubscriptionEntity, SubscriptionItem, TransactionEntity,
+    TransactionItem,
 };
 use crate::payload::{decode, malformed};
 use billing_domain::ports::{WebhookDelivery, WebhookError, WebhookVerifier};
@@ -152,6 +155,7 @@ enum Meaning {
     TransactionPaid,
     TransactionCompleted,
     TransactionFailed,
+    Adjustment,
     Ignored,
 }
 
@@ -170,6 +174,7 @@ fn meaning(event_type: &str) -> Meaning {
         "transaction.paid" => Meaning::TransactionPaid,
         "transaction.completed" => Meaning::TransactionCompleted,
         "transaction.payment_failed" | "transaction.past_due" => Meaning::TransactionFailed,
+        "adjustment.created" | "adjustment.updated" => Meaning::Adjustment,
         _ => Meaning::Ignored,
     }
 }
@@ -209,6 +214,20 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
                 payment = payments::completed(&transaction, &invoice(&transaction, true)?)?;
             }
             completed_transaction(transaction, catalog)?
+        }
+        Meaning::Adjustment => {
+            let adjustment: AdjustmentEntity = decode(data, "adjustment")?;
+            match payments::adjusted(&adjustment)? {
+                Some(facts) => {
+                    payment = Some(facts);
+                    let kind = EventKind::PaymentReported {
+                        customer_id: adjustment.customer_id.clone(),
+                        subscription_id: adjustment.subscription_id.clone(),
+                    };
+                    (kind, None)
+                }
+                None => (EventKind::Unknown, None),
+            }
         }
         Meaning::Ignored => (EventKind::Unknown, None),
     };

@@ -5,15 +5,20 @@
 //! logged twice). `transaction.payment_failed` reports its newest failed
 //! attempt, by `payment_attempt_id`.
 //!
+//! An approved `refund`, `credit` or `chargeback` adjustment gives money
+//! back on a transaction: our credit note for it (by adjustment id, at its
+//! creation, so its `created` and `updated` events are one refund). One
+//! pending approval, rejected or a warning credits nothing.
+//!
 //! Paddle is the merchant of record and always computes tax: its
 //! `details.totals.tax` is the invoice's tax. Lines come from
 //! `details.line_items` (product name, quantity, subtotal, proration).
 
 use super::events::{minor_units, time};
-use super::wire::{PaymentAttempt, TransactionEntity};
+use super::wire::{AdjustmentEntity, PaymentAttempt, TransactionEntity};
 use billing_domain::ledger::{ChargeLine, MethodKind, MethodSummary, PaymentFacts, PaymentStatus};
 use billing_domain::ports::WebhookError;
-use billing_domain::{InvoiceDetails, UnixTime};
+use billing_domain::{InvoiceDetails, Money, UnixTime};
 
 fn method(attempt: &PaymentAttempt) -> Option<MethodSummary> {
     let details = attempt.method_details.as_ref()?;
@@ -132,4 +137,28 @@ fn facts(
         seats: None,
         lines,
     })
+}
+
+pub(super) fn adjusted(
+    adjustment: &AdjustmentEntity,
+) -> Result<Option<PaymentFacts>, WebhookError> {
+    let gives_back = matches!(
+        adjustment.action.as_str(),
+        "refund" | "credit" | "chargeback"
+    );
+    if !gives_back || adjustment.status != "approved" {
+        return Ok(None);
+    }
+    let total = minor_units(&adjustment.totals.total, "adjustment totals.total")?;
+    let at = time(&adjustment.created_at, "adjustment: created_at")?;
+    Ok(Some(PaymentFacts {
+        refund_of: Some(adjustment.transaction_id.clone()),
+        source_id: Some(adjustment.id.clone()),
+        ..PaymentFacts::new(
+            adjustment.id.clone(),
+            PaymentStatus::Refunded,
+            Money::new(total.abs(), &adjustment.currency_code),
+            UnixTime(at),
+        )
+    }))
 }

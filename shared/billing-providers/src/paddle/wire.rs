@@ -148,3 +148,25 @@ pub(super) struct LineTotals {
 pub(super) struct Product {
     pub name: Option<String>,
 }
+
+/// An adjustment: a refund, credit or chargeback of a billed transaction.
+#[derive(Deserialize)]
+pub(super) struct AdjustmentEntity {
+    pub id: String,
+    /// `refund`, `credit`, `chargeback`, `chargeback_warning`, ...
+    pub action: String,
+    /// `pending_approval`, `approved`, `rejected`, `reversed`.
+    pub status: String,
+    pub transaction_id: String,
+    pub subscription_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub currency_code: String,
+    pub totals: AdjustmentTotals,
+    pub created_at: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct AdjustmentTotals {
+    /// Tax included, lowest unit, as a string.
+    pub total: String,
+}

@@ -180,6 +180,7 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
     let event: Event = serde_json::from_slice(body).map_err(|e| malformed("event", &e))?;
     let occurred_at = rfc3339(&event.create_time, "event create_time")?;
     let resource = &event.resource;
+    let mut refunded = None;
     let (kind, tenant_hint) = match event.event_type.as_str() {
         "BILLING.SUBSCRIPTION.CREATED" => {
             subscription_change(resource, catalog, SnapshotChange::Created)?
@@ -198,9 +199,20 @@ pub fn parse_event(body: &[u8], catalog: &Catalog) -> Result<ProviderEvent, Webh
             failed_payment(decode(resource, "subscription")?, &event.id, occurred_at)?
         }
         "PAYMENT.SALE.COMPLETED" => completed_sale(decode(resource, "sale")?, occurred_at)?,
+        "PAYMENT.SALE.REFUNDED" => {
+            let refund: RefundResource = decode(resource, "refund")?;
+            let hint = custom_id_tenant(refund.custom.as_deref());
+            refunded = Some(payments::refund(&refund, occurred_at)?);
+            let kind = EventKind::PaymentReported {
+                customer_id: None,
+                subscription_id: refund.billing_agreement_id.clone(),
+            };
+            (kind, hint)
+        }
         _ => (EventKind::Unknown, None),
     };
     let payment = match &kind {
+        EventKind::PaymentReported { .. } => refunded,
         EventKind::InvoicePaid(details) => payments::sale(details),
         EventKind::InvoicePaymentFailed(details) => {
             payments::failed(details, failure_reason(resource))
@@ -471,10 +483,22 @@ struct SaleResource {
     custom: Option<String>,
 }
 
+/// A refund of a sale (`PAYMENT.SALE.REFUNDED`).
 #[derive(Deserialize)]
-struct SaleAmount {
-    total: String,
-    currency: String,
+pub(super) struct RefundResource {
+    pub id: String,
+    pub sale_id: String,
+    pub amount: SaleAmount,
+    pub create_time: Option<String>,
+    /// The custom id of the sale's subscription, when PayPal carries it.
+    pub custom: Option<String>,
+    pub billing_agreement_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SaleAmount {
+    pub total: String,
+    pub currency: String,
 }
 
 #[cfg(test)]

@@ -661,3 +661,44 @@ fn a_failed_payment_reports_the_attempt_and_its_error_code() {
     assert_eq!(payment.failure_code.as_deref(), Some("declined"));
     assert_eq!(payment.amount, Money::new(2069, "usd"));
 }
+
+#[test]
+fn an_approved_refund_adjustment_credits_its_transaction_and_a_pending_one_nothing() {
+    let adjustment = |event_type: &str, status: &str| {
+        json!({
+            "event_id": "evt_01k9adjustment0000000000001", "event_type": event_type,
+            "occurred_at": "2025-11-10T10:00:00.000000Z", "notification_id": "ntf_01k9adjustment000000000001",
+            "data": {"id": "adj_01k9refund000000000000001", "action": "refund", "type": "partial",
+                "status": status, "reason": "requested by customer",
+                "transaction_id": "txn_01k8m4n5p6q7r8s9t0v1w2x3y4", "subscription_id": "sub_01k2cfmqd6s0srb3xgkffcdmtd",
+                "customer_id": "ctm_01k2cf0a2b3c4d5e6f7g8h9j0k", "currency_code": "USD",
+                "totals": {"subtotal": "950", "tax": "84", "total": "1034", "fee": "0", "earnings": "0", "currency_code": "USD"},
+                "created_at": "2025-11-10T09:59:58.000000Z", "updated_at": "2025-11-10T10:00:00.000000Z"}
+        })
+    };
+    let approved = parse(&adjustment("adjustment.updated", "approved")).unwrap();
+    assert_eq!(
+        approved.kind,
+        EventKind::PaymentReported {
+            customer_id: Some("ctm_01k2cf0a2b3c4d5e6f7g8h9j0k".into()),
+            subscription_id: Some("sub_01k2cfmqd6s0srb3xgkffcdmtd".into()),
+        }
+    );
+    let refund = approved.payment.expect("a refund");
+    assert_eq!(
+        refund.status,
+        billing_domain::ledger::PaymentStatus::Refunded
+    );
+    assert_eq!(
+        refund.refund_of.as_deref(),
+        Some("txn_01k8m4n5p6q7r8s9t0v1w2x3y4")
+    );
+    assert_eq!(refund.amount, Money::new(1034, "usd"));
+    assert_eq!(
+        refund.at.seconds(),
+        unix_seconds("2025-11-10T09:59:58Z").unwrap()
+    );
+    // Awaiting Paddle's approval, it gives nothing back yet.
+    let pending = parse(&adjustment("adjustment.created", "pending_approval")).unwrap();
+    assert_eq!((pending.kind, pending.payment), (EventKind::Unknown, None));
+}

@@ -616,3 +616,27 @@ fn a_completed_sale_and_a_failed_charge_report_their_payments() {
     assert_eq!(failed.amount, billing_domain::Money::new(1900, "usd"));
     assert_eq!(parse(CREATED).payment, None);
 }
+
+#[test]
+fn a_refunded_sale_is_credited_and_reaches_its_tenant_through_the_custom_id() {
+    use billing_domain::ledger::PaymentStatus;
+    let body = serde_json::json!({
+        "id": "WH-2N242548W9943490U-1JU08902781691411", "event_version": "1.0",
+        "create_time": "2025-11-12T10:00:05Z", "resource_type": "refund",
+        "event_type": "PAYMENT.SALE.REFUNDED", "summary": "A $ 9.50 USD sale payment was refunded",
+        "resource": {"id": "1JU08902781691411", "state": "completed", "sale_id": "44P499886K055384U",
+            "amount": {"total": "9.50", "currency": "USD"}, "create_time": "2025-11-12T10:00:00Z",
+            "custom": "org_paypal", "parent_payment": "PAY-5YK922393D847794YKER7MUI"}
+    })
+    .to_string();
+    let event = parse(body.as_bytes());
+    assert_eq!(
+        event.tenant_hint.as_ref().map(|t| t.as_str()),
+        Some("org_paypal")
+    );
+    let refund = event.payment.expect("a refund");
+    assert_eq!(refund.status, PaymentStatus::Refunded);
+    assert_eq!(refund.refund_of.as_deref(), Some("44P499886K055384U"));
+    assert_eq!(refund.amount, billing_domain::Money::new(950, "usd"));
+    assert_eq!(refund.payment_id, "1JU08902781691411");
+}
