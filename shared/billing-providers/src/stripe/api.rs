@@ -1,7 +1,7 @@
 //! `StripeGateway`: the `BillingGateway` port over Stripe's REST API
 //! (customers, Checkout Sessions, Customer Portal sessions; plan changes,
 //! previews, cancel and resume in `changes.rs`; payment methods in
-//! `cards.rs`).
+//! `cards.rs`; the billing profile on the customer in `customers.rs`).
 //!
 //! Stripe takes form-encoded bodies with bracketed keys (`metadata[tenant_id]`)
 //! and a bearer secret key. Every POST carries an `Idempotency-Key`, so our
@@ -292,33 +292,15 @@ impl BillingGateway for StripeGateway {
         self.make_default(customer_id, payment_method_id).await
     }
 
-    /// The customer's `name`, `email` and `address`, which Stripe prints on
-    /// its own receipts and uses for Stripe Tax. An empty `line2` clears it.
+    /// The customer's name, email, address and tax id (`customers.rs`).
     async fn update_customer(
         &self,
         customer_id: &str,
         profile: &BillingProfile,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        let address = &profile.address;
-        let form = [
-            ("name", profile.legal_name.as_str()),
-            ("email", profile.email.as_str()),
-            ("address[line1]", address.line1.as_str()),
-            ("address[line2]", address.line2.as_deref().unwrap_or("")),
-            ("address[city]", address.city.as_str()),
-            ("address[state]", address.region.as_str()),
-            ("address[postal_code]", address.postal_code.as_str()),
-            ("address[country]", address.country.as_str()),
-        ];
-        let _: CreatedObject = self
-            .post(
-                &self.url(&["customers", customer_id]),
-                &form,
-                idempotency_key,
-            )
-            .await?;
-        Ok(())
+        self.copy_profile(customer_id, profile, idempotency_key)
+            .await
     }
 
     async fn remove_payment_method(

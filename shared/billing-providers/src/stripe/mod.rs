@@ -6,6 +6,7 @@
 pub mod api;
 mod cards;
 mod changes;
+mod customers;
 pub mod events;
 mod payments;
 pub mod signature;

@@ -340,7 +340,7 @@ fn event_types_we_do_not_act_on_are_unknown_but_keep_their_id() {
         "transaction.created",
         "transaction.ready",
         "customer.created",
-        "adjustment.created",
+        "payout.paid",
     ] {
         let mut body = fixture("01_transaction_paid_checkout");
         body["event_type"] = event_type.into();

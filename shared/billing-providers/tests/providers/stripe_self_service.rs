@@ -560,9 +560,20 @@ async fn a_refused_update_keeps_stripes_code() {
 }
 
 #[tokio::test]
-async fn a_billing_profile_is_copied_onto_the_customer() {
+async fn a_billing_profile_is_copied_onto_the_customer_with_its_tax_id() {
     use billing_domain::ledger::{validate_profile, ProfileInput};
-    let stripe = FakeServer::start([reply(200, r#"{"id":"cus_1Q"}"#)]).await;
+    let stripe = FakeServer::start([
+        reply(200, r#"{"id":"cus_1Q"}"#),
+        reply(
+            200,
+            r#"{"object":"list","data":[
+                {"id":"txi_Old","type":"in_gst","value":"27AAACE1234F1Z6"},
+                {"id":"txi_Us","type":"us_ein","value":"12-3456789"}]}"#,
+        ),
+        reply(200, r#"{"id":"txi_Old","deleted":true}"#),
+        reply(200, r#"{"id":"txi_New"}"#),
+    ])
+    .await;
     let input: ProfileInput = serde_json::from_str(
         r#"{"legalName": "Bharat Analytics Private Limited", "email": "ap@bharat.example",
             "address": {"line1": "12th Floor, Prestige Tech Park", "city": "Bengaluru",
@@ -576,7 +587,7 @@ async fn a_billing_profile_is_copied_onto_the_customer() {
         .await
         .unwrap();
     let requests = stripe.requests();
-    assert_eq!(requests.len(), 1);
+    assert_eq!(requests.len(), 4);
     assert_call(&requests[0], Method::POST, "/v1/customers/cus_1Q");
     assert_eq!(requests[0].header("idempotency-key"), Some("profile:key-1"));
     assert_eq!(
@@ -591,5 +602,25 @@ async fn a_billing_profile_is_copied_onto_the_customer() {
             ("address[postal_code]", "560103"),
             ("address[country]", "IN"),
         ])
+    );
+    assert_call(
+        &requests[1],
+        Method::GET,
+        "/v1/customers/cus_1Q/tax_ids?limit=100",
+    );
+    // The GSTIN of another value goes; a tax id of another kind stays.
+    assert_call(
+        &requests[2],
+        Method::DELETE,
+        "/v1/customers/cus_1Q/tax_ids/txi_Old",
+    );
+    assert_call(&requests[3], Method::POST, "/v1/customers/cus_1Q/tax_ids");
+    assert_eq!(
+        requests[3].form(),
+        form(&[("type", "in_gst"), ("value", "29AABCB1234C1ZA")])
+    );
+    assert_eq!(
+        requests[3].header("idempotency-key"),
+        Some("profile:key-1:tax-id")
     );
 }
