@@ -101,6 +101,13 @@ impl EmbeddedDb {
         EmbeddedStore::new(Arc::clone(&self.db))
     }
 
+    /// Tells when every view of this file (store, queue, and any blocking
+    /// operation still running on one) has been dropped, so that the file
+    /// can be opened again: redb allows one handle per file.
+    pub fn closing(&self) -> Closing {
+        Closing(Arc::downgrade(&self.db))
+    }
+
     /// The event queue in this file, consumed with `config`.
     pub fn queue(&self, config: QueueConfig) -> EmbeddedQueue {
         EmbeddedQueue::new(Arc::clone(&self.db), config)
@@ -109,6 +116,16 @@ impl EmbeddedDb {
     #[cfg(test)]
     pub(crate) fn raw(&self) -> &Database {
         &self.db
+    }
+}
+
+/// See [`EmbeddedDb::closing`].
+#[derive(Debug, Clone)]
+pub struct Closing(std::sync::Weak<Database>);
+
+impl Closing {
+    pub fn is_closed(&self) -> bool {
+        self.0.strong_count() == 0
     }
 }
 

@@ -39,6 +39,6 @@ mod ledger;
 mod queue;
 mod store;
 
-pub use db::{EmbeddedDb, EmbeddedError};
+pub use db::{Closing, EmbeddedDb, EmbeddedError};
 pub use queue::{DeadLetter, EmbeddedQueue, QueueConfig, ReceivedMessage};
 pub use store::EmbeddedStore;

@@ -82,14 +82,27 @@ pub struct RunningStack {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     poller: JoinHandle<()>,
+    closing: Option<billing_embedded::Closing>,
 }
 
 impl RunningStack {
-    /// Stops accepting requests, lets the poller finish its batch, and waits.
+    /// Stops accepting requests, lets the poller finish its batch, and waits
+    /// until the embedded file is released, so that it can be opened again
+    /// at once (a blocking store operation of a request cut short by the
+    /// shutdown may still hold it for a moment).
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.poller.await;
         let _ = self.server.await;
+        if let Some(closing) = self.closing {
+            for _ in 0..500 {
+                if closing.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            tracing::warn!("the embedded file is still open 5 s after the stop");
+        }
     }
 
     /// Resolves when the server stops (after [`RunningStack::stop`] or a
@@ -119,6 +132,7 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
         consumer,
         secrets,
         sandbox_state,
+        closing,
     } = open_backend(&config).await?;
     let provider_secrets = credentials::load(&secrets)
         .await
@@ -194,6 +208,7 @@ pub async fn start(config: LocalConfig, auth: DevAuth) -> Result<RunningStack, S
         shutdown,
         server,
         poller,
+        closing,
     })
 }
 
@@ -205,6 +220,8 @@ struct Backing {
     secrets: Arc<dyn SecretSource>,
     /// Where the sandbox keeps its own state; in memory without one.
     sandbox_state: Option<std::path::PathBuf>,
+    /// The embedded file's handle, to wait for its release on stop.
+    closing: Option<billing_embedded::Closing>,
 }
 
 async fn open_backend(config: &LocalConfig) -> Result<Backing, StartError> {
@@ -224,6 +241,7 @@ async fn open_backend(config: &LocalConfig) -> Result<Backing, StartError> {
                 consumer: queue,
                 secrets: Arc::new(FileSecrets::new(&config.secrets_file)),
                 sandbox_state: Some(data_dir.join("sandbox.json")),
+                closing: Some(db.closing()),
             }
         }
         Backend::Aws {
@@ -241,6 +259,7 @@ async fn open_backend(config: &LocalConfig) -> Result<Backing, StartError> {
                     &sdk, secret_id,
                 )),
                 sandbox_state: None,
+                closing: None,
             }
         }
     })
