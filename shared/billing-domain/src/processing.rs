@@ -5,7 +5,7 @@
 //! first.
 
 use crate::envelope::WebhookEnvelope;
-use crate::event::EventKind;
+use crate::event::{EventKind, ProviderEvent};
 use crate::ids::{TenantId, UnixTime};
 use crate::ledger::{
     draft_credit_note, draft_invoice, InvoiceDraft, Invoicing, PaymentFacts, PaymentRecord,
@@ -204,63 +204,11 @@ pub async fn process_envelope(
     // The invoice is drafted once, with the buyer's profile as it is now;
     // only its number is taken anew on each attempt.
     let draft = match &event.payment {
-        Some(facts) if facts.status == PaymentStatus::Refunded => {
-            let Some(refunded) = facts.refund_of.as_deref() else {
-                return park(
-                    ledger,
-                    envelope,
-                    now,
-                    format!("refund {} names no payment", facts.payment_id),
-                )
-                .await;
-            };
-            // Parked, not retried: a refund of a payment made before the
-            // ledger existed never finds its invoice, and a reordered one is
-            // replayed once the payment's invoice is issued.
-            let Some(original) = ledger
-                .invoice_for_payment(&tenant, event.provider, refunded)
-                .await?
-            else {
-                let reason = format!("refund {} of payment {refunded}, which has no invoice: replay it once the payment is invoiced", facts.payment_id);
-                return park(ledger, envelope, now, reason).await;
-            };
-            match draft_credit_note(&original, facts, &invoicing.seller, now) {
-                Ok(draft) => Some(draft),
-                Err(e) => {
-                    return park(
-                        ledger,
-                        envelope,
-                        now,
-                        format!("refund {} cannot be credited: {e}", facts.payment_id),
-                    )
-                    .await;
-                }
-            }
-        }
-        Some(facts) if facts.status == PaymentStatus::Success => {
-            let buyer = ledger.get_profile(&tenant).await?;
-            match draft_invoice(
-                &tenant,
-                event.provider,
-                facts,
-                buyer.as_ref(),
-                &invoicing.seller,
-                &invoicing.rates,
-                now,
-            ) {
-                Ok(draft) => Some(draft),
-                Err(e) => {
-                    return park(
-                        ledger,
-                        envelope,
-                        now,
-                        format!("payment {} cannot be invoiced: {e}", facts.payment_id),
-                    )
-                    .await;
-                }
-            }
-        }
-        _ => None,
+        Some(facts) => match draft_document(ledger, &tenant, event, facts, invoicing, now).await? {
+            Ok(draft) => draft,
+            Err(reason) => return park(ledger, envelope, now, reason).await,
+        },
+        None => None,
     };
 
     let (mut revision_conflicts, mut sequence_conflicts) = (0, 0);
@@ -345,6 +293,57 @@ pub async fn process_envelope(
                 )
                 .await;
             }
+        }
+    }
+}
+
+/// The document a payment is issued: an invoice for a success, with the
+/// buyer's profile as it is now; a credit note for a refund, against the
+/// invoice of the payment it refunds; nothing for a failure. `Err` holds
+/// why the event must be parked. A refund whose payment has no invoice is
+/// parked, not retried: one of a payment made before the ledger existed
+/// never finds it, and a reordered one is replayed once the invoice exists.
+async fn draft_document(
+    ledger: &dyn EventLedger,
+    tenant: &TenantId,
+    event: &ProviderEvent,
+    facts: &PaymentFacts,
+    invoicing: &Invoicing,
+    now: UnixTime,
+) -> Result<Result<Option<InvoiceDraft>, String>, StoreError> {
+    let id = &facts.payment_id;
+    match facts.status {
+        PaymentStatus::Failed => Ok(Ok(None)),
+        PaymentStatus::Success => {
+            let buyer = ledger.get_profile(tenant).await?;
+            let seller = &invoicing.seller;
+            Ok(draft_invoice(
+                tenant,
+                event.provider,
+                facts,
+                buyer.as_ref(),
+                seller,
+                &invoicing.rates,
+                now,
+            )
+            .map(Some)
+            .map_err(|e| format!("payment {id} cannot be invoiced: {e}")))
+        }
+        PaymentStatus::Refunded => {
+            let Some(refunded) = facts.refund_of.as_deref() else {
+                return Ok(Err(format!("refund {id} names no payment")));
+            };
+            let Some(original) = ledger
+                .invoice_for_payment(tenant, event.provider, refunded)
+                .await?
+            else {
+                return Ok(Err(format!(
+                    "refund {id} of payment {refunded}, which has no invoice: replay it once the payment is invoiced"
+                )));
+            };
+            Ok(draft_credit_note(&original, facts, &invoicing.seller, now)
+                .map(Some)
+                .map_err(|e| format!("refund {id} cannot be credited: {e}")))
         }
     }
 }

@@ -354,14 +354,6 @@ impl InvoiceDraft {
         &self.series
     }
 
-    pub fn payment_id(&self) -> &str {
-        &self.document.payment_id
-    }
-
-    pub fn kind(&self) -> DocumentKind {
-        self.document.kind
-    }
-
     /// The invoice numbered `sequence` in its series.
     pub fn issue(&self, sequence: u64) -> Result<Invoice, NumberingError> {
         let DocumentNumber {
@@ -485,8 +477,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(credit.series().as_str(), "CN/26-27");
-        assert_eq!(credit.kind(), DocumentKind::CreditNote);
         let note = credit.issue(1).unwrap();
+        assert_eq!(note.kind, DocumentKind::CreditNote);
         assert_eq!(note.number, "CN/26-27/0000001");
         assert_eq!(note.credit_of.as_deref(), Some("INV/26-27/000007"));
         assert_eq!(

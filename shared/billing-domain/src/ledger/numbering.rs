@@ -12,7 +12,6 @@
 //! and digits only, so the mapping is one to one.
 
 use super::calendar::Date;
-use crate::ids::UnixTime;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_NUMBER_LENGTH: usize = 16;
@@ -63,11 +62,6 @@ impl Series {
         Series(format!("{prefix}/{year}"))
     }
 
-    /// The series at `time` on a clock `utc_offset_minutes` ahead of UTC.
-    pub fn at(prefix: &str, time: UnixTime, utc_offset_minutes: i32, fy_start_month: u8) -> Series {
-        Series::for_date(prefix, Date::at(time, utc_offset_minutes), fy_start_month)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -112,6 +106,7 @@ pub struct DocumentNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::UnixTime;
     use proptest::prelude::*;
 
     fn date(raw: &str) -> Date {
@@ -131,11 +126,11 @@ mod tests {
         );
         // 1 April 00:10 in India is still 31 March in UTC.
         assert_eq!(
-            Series::at("INV", UnixTime(1_774_982_000), 330, 4).as_str(),
+            Series::for_date("INV", Date::at(UnixTime(1_774_982_000), 330), 4).as_str(),
             "INV/26-27"
         );
         assert_eq!(
-            Series::at("INV", UnixTime(1_774_982_000), 0, 4).as_str(),
+            Series::for_date("INV", Date::at(UnixTime(1_774_982_000), 0), 4).as_str(),
             "INV/25-26"
         );
     }

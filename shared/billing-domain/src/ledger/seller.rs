@@ -5,7 +5,7 @@
 
 use super::numbering::{validate_prefix, NumberingError};
 use super::profile::{validate_address, Address, AddressInput, ProfileError};
-use super::regions::{india_state_name, is_eu_member};
+use super::regions::is_eu_member;
 use super::tax::Treatment;
 use super::tax_id::{parse_gstin, parse_vat, TaxId, TaxIdError, TaxIdKind, Validation};
 use serde::{Deserialize, Serialize};
@@ -151,13 +151,6 @@ impl Seller {
             sac_code: input.sac_code,
             export_lut: input.export_lut.filter(|l| !l.trim().is_empty()),
         })
-    }
-
-    /// The name of the seller's state, for an India-registered seller.
-    pub fn india_state(&self) -> Option<(&str, &'static str)> {
-        self.gstin.as_ref()?;
-        let code = self.address.region.as_str();
-        india_state_name(code).map(|name| (code, name))
     }
 
     pub fn is_established_in(&self, country: &str) -> bool {
